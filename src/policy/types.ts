@@ -1,0 +1,30 @@
+import type { AddressSet } from '../net/address.js'
+
+/** One key of the policy file, validated and with its upstream key resolved. */
+export interface KeyEntry {
+  readonly id: string
+  readonly owner: string
+  readonly purpose: string
+  /** `sha256:` and 64 lowercase hex digits. */
+  readonly hash: string
+  readonly allowedIps: AddressSet
+  /** Milliseconds since the epoch; the key is expired from this instant on. */
+  readonly expires: number | undefined
+  /** Milliseconds since the epoch; the key is refused before this instant. */
+  readonly notBefore: number | undefined
+  readonly readOnly: boolean
+  /** The MISP key sent upstream in place of the client's (swap mode). */
+  readonly upstreamKey: string | undefined
+  readonly revoked: { readonly at: number, readonly reason: string } | undefined
+  readonly labels: Readonly<Record<string, string>>
+}
+
+/** A loaded policy. Never mutated after load: a reload builds a new one. */
+export interface Policy {
+  readonly version: 1
+  /** Path of the file it was loaded from. */
+  readonly file: string
+  readonly keys: readonly KeyEntry[]
+  /** Keyed by `KeyEntry.hash`. */
+  readonly byDigest: ReadonlyMap<string, KeyEntry>
+}
