@@ -1,0 +1,46 @@
+/**
+ * Every reason the proxy gives for not forwarding a request, with its status and the
+ * short title that goes in the `name` field of MISP's error shape.
+ */
+export const DENIALS = {
+  malformed_request: { status: 400, title: 'Malformed request' },
+  malformed_key_header: { status: 400, title: 'Malformed API key header' },
+  key_in_url: { status: 400, title: 'API key in the URL' },
+  missing_key: { status: 401, title: 'Authentication failed: no API key' },
+  unknown_key: { status: 401, title: 'Authentication failed: unknown API key' },
+  revoked_key: { status: 401, title: 'Authentication failed: the API key is revoked' },
+  key_not_yet_valid: { status: 401, title: 'Authentication failed: the API key is not valid yet' },
+  expired_key: { status: 401, title: 'Authentication failed: the API key is expired' },
+  ip_not_allowed: { status: 403, title: 'Client address not allowed for this API key' },
+  ambiguous_path: { status: 400, title: 'Ambiguous request target' },
+  method_override: { status: 400, title: 'Method override not allowed' },
+  method_not_allowed: { status: 405, title: 'HTTP method not allowed' },
+  read_only: { status: 403, title: 'Read-only API key' },
+  upstream_unavailable: { status: 502, title: 'MISP is unavailable' },
+  upstream_timeout: { status: 504, title: 'MISP did not answer in time' },
+  internal_error: { status: 500, title: 'Internal proxy error' }
+} as const satisfies Record<string, { status: number, title: string }>
+
+export type DenialReason = keyof typeof DENIALS
+
+/** A request the proxy answers itself instead of forwarding. */
+export interface Denial {
+  readonly reason: DenialReason
+  /** What was wrong and how to fix it. Never contains key material. */
+  readonly message: string
+}
+
+export function deny (reason: DenialReason, message: string): Denial {
+  return { reason, message }
+}
+
+/** MISP's error body (`name`, `message`, `url`), plus the stable reason code and request id. */
+export function denialBody (denial: Denial, url: string, requestId: string): Record<string, string> {
+  return {
+    name: DENIALS[denial.reason].title,
+    message: denial.message,
+    url,
+    reason: denial.reason,
+    request_id: requestId
+  }
+}

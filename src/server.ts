@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import httpProxy from '@fastify/http-proxy'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { Pool } from 'undici'
+import { decide, type Decision } from './decide.js'
+import { DENIALS, deny, denialBody, type Denial, type DenialReason } from './errors.js'
+import { rewriteRequestHeaders, rewriteResponseHeaders } from './forward.js'
+import type { Metrics } from './metrics.js'
+import type { AddressSet } from './net/address.js'
+import type { PolicyStore } from './policy/store.js'
+import { readWithoutAuthkeys } from './redact.js'
+import type { UsageRecorder } from './usage/recorder.js'
+
+export interface UpstreamTimeouts {
+  /** Milliseconds to open a connection to MISP. */
+  readonly connectMs: number
+  /** Milliseconds from sending the request to MISP's response headers. */
+  readonly headersMs: number
+  /** Milliseconds of silence allowed between two chunks of MISP's response body. */
+  readonly bodyMs: number
+}
+
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
+  connectMs: 10_000,
+  headersMs: 300_000, // restSearch exports can take minutes before the first byte
+  bodyMs: 300_000
+}
+
+export interface ProxyOptions {
+  /** MISP's origin, such as https://misp.example.org. */
+  readonly upstream: URL
+  /** PEM bundle that replaces the system CAs for verifying MISP's certificate. */
+  readonly upstreamCa?: string | Buffer
+  readonly upstreamTimeouts?: UpstreamTimeouts
+  readonly trustedProxies: AddressSet
+  readonly policies: PolicyStore
+  /** Milliseconds since the epoch; tests inject a fixed clock. */
+  readonly clock?: () => number
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly usage: UsageRecorder
+}
+
+/** Per-request state, set by the onRequest hook. */
+interface RequestState {
+  readonly decision: Decision
+  readonly time: number
+  readonly bytesWrittenAtStart: number
+  failure: DenialReason | undefined
+}
+
+// @fastify/reply-from types its callbacks for HTTP/2 servers too; this proxy serves HTTP/1.1.
+type AnyRequest = FastifyRequest
+type AnyReply = FastifyReply
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    keygate: RequestState | null
+  }
+}
+
+/** Builds the proxy server; the caller listens and closes it. */
+export async function buildProxy (options: ProxyOptions): Promise<FastifyInstance> {
+  const clock = options.clock ?? Date.now
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 65_536 },
+    clientErrorHandler: (err, socket) => rejectMalformed(err, socket, options),
+    frameworkErrors: (error, request, reply) => {
+      // The router failed on the target before any hook ran: decide now, so the usual
+      // order of checks still picks the reason.
+      const denial = decideRequest(request, reply, options, clock())
+      void sendDenial(request, reply, denial ?? deny('malformed_request', `The request could not be routed: ${error.message}.`))
+    }
+  })
+  app.decorateRequest('keygate', null)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const denial = decideRequest(request, reply, options, clock())
+    if (denial !== undefined) return sendDenial(request, reply, denial)
+  })
+  app.addHook('onResponse', async (request, reply) => record(request, reply, options, clock()))
+  app.setErrorHandler(async (err, request, reply) => {
+    request.log.error({ err, request_id: request.id }, 'request failed inside the proxy')
+    return sendDenial(request, reply, deny('internal_error', 'The proxy failed to handle the request; its log has the details under this request id.'))
+  })
+
+  await app.register(httpProxy, {
+    upstream: options.upstream.origin,
+    undici: createUpstreamPool(options),
+    disableRequestLogging: true,
+    internalRewriteLocationHeader: false,
+    // reply.from() without a source forwards req.url's path as received and its query
+    // string byte for byte; the default handler would re-encode the query.
+    handler: (_request, reply, _dest, replyOptions) => reply.from(undefined, replyOptions),
+    replyOptions: {
+      retryDelay: () => null, // never retry: MISP changes state on some GETs
+      rewriteRequestHeaders: (request, headers) => rewriteRequestHeaders(headers, forwardContext(request as unknown as AnyRequest)),
+      rewriteHeaders: (headers, request) => {
+        const key = stateOf(request as unknown as AnyRequest).decision.key
+        if (key === undefined) return headers
+        return rewriteResponseHeaders(headers, key, (request as unknown as AnyRequest).id) as typeof headers
+      },
+      onResponse: (request, reply, response) => {
+        sendUpstreamResponse(request as unknown as AnyRequest, reply as AnyReply, response.stream)
+      },
+      onError: (reply, { error }) => failUpstream(reply as unknown as AnyReply, error, options)
+    }
+  })
+  return app
+}
+
+function decideRequest (request: FastifyRequest, reply: FastifyReply, options: ProxyOptions, now: number): Denial | undefined {
+  const raw = request.raw
+  const decision = decide(
+    { method: raw.method ?? '', target: raw.url ?? '', rawHeaders: raw.rawHeaders, peer: raw.socket.remoteAddress },
+    { policy: options.policies.current, now, trustedProxies: options.trustedProxies }
+  )
+  request.keygate = { decision, time: now, bytesWrittenAtStart: raw.socket.bytesWritten, failure: undefined }
+  reply.header('x-request-id', request.id)
+  return decision.denial
+}
+
+function stateOf (request: FastifyRequest): RequestState {
+  if (request.keygate === null) throw new Error('request reached forwarding without a decision')
+  return request.keygate
+}
+
+/** The swap-mode users routes whose responses can contain the upstream key. */
+function filtersAuthkeys (decision: Decision): boolean {
+  return decision.key?.upstreamKey !== undefined && decision.route?.controller === 'users'
+}
+
+function forwardContext (request: FastifyRequest): Parameters<typeof rewriteRequestHeaders>[1] {
+  const { decision } = stateOf(request)
+  const headers = request.raw.headers
+  const clientKey = String(headers.authorization ?? headers['x-misp-auth'] ?? '').trim()
+  return {
+    key: decision.key!,
+    clientKey,
+    client: decision.client!,
+    requestId: request.id,
+    identityEncoding: filtersAuthkeys(decision)
+  }
+}
+
+function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, body: NodeJS.ReadableStream): void {
+  const { decision } = stateOf(request)
+  if (!filtersAuthkeys(decision)) {
+    void reply.send(body)
+    return
+  }
+  readWithoutAuthkeys(body as import('node:stream').Readable, decision.key!.upstreamKey!).then(
+    (filtered) => {
+      reply.removeHeader('content-length')
+      reply.removeHeader('content-encoding')
+      void reply.send(filtered)
+    },
+    (err: unknown) => {
+      request.log.error({ err, request_id: request.id }, 'could not filter a users response from MISP')
+      stateOf(request).failure = 'upstream_unavailable'
+      void sendDenial(request, reply, deny('upstream_unavailable', 'MISP returned a users response the proxy could not check for keys.'))
+    }
+  )
+}
+
+function failUpstream (reply: FastifyReply, error: Error & { code?: string, statusCode?: number }, options: ProxyOptions): void {
+  const request = reply.request
+  const timedOut = error.statusCode === 504 || (error.code ?? '').includes('TIMEOUT')
+  const reason: DenialReason = timedOut ? 'upstream_timeout' : 'upstream_unavailable'
+  const cause = (error.cause as { code?: string } | undefined)?.code ?? error.code
+  stateOf(request).failure = reason
+  options.metrics.upstreamErrors.inc({ reason })
+  request.log.error({ request_id: request.id, err_code: cause, reason }, 'forwarding to MISP failed')
+  const message = timedOut
+    ? 'MISP did not answer in time. Retry later; for long exports, narrow the search.'
+    : `The proxy could not reach MISP (${cause ?? 'connection failed'}). Retry later, or tell the MISP administrator.`
+  void sendDenial(request, reply, deny(reason, message))
+}
+
+function sendDenial (request: FastifyRequest, reply: FastifyReply, denial: Denial): FastifyReply {
+  return reply
+    .code(DENIALS[denial.reason].status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(denialBody(denial, errorUrl(request.raw.url ?? '', denial), request.id))
+}
+
+/** The path for the error's `url` field: no query string, and no path at all when it holds a key. */
+function errorUrl (target: string, denial: Denial): string {
+  if (denial.reason === 'key_in_url' || denial.reason === 'malformed_request') return ''
+  const end = target.indexOf('?')
+  return end === -1 ? target : target.slice(0, end)
+}
+
+function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOptions, now: number): void {
+  const state = request.keygate
+  if (state === null) return
+  const { decision } = state
+  const reason = decision.denial?.reason ?? state.failure
+  const outcome = decision.denial !== undefined ? 'denied' : state.failure !== undefined ? 'error' : 'allowed'
+  const keyId = decision.key?.id
+  const durationMs = now - state.time
+
+  options.metrics.requests.inc({ key_id: keyId ?? '', outcome })
+  if (reason !== undefined) options.metrics.denials.inc({ key_id: keyId ?? '', reason })
+  options.metrics.duration.observe({ outcome }, reply.elapsedTime / 1000)
+  options.usage.record({
+    time: state.time,
+    requestId: request.id,
+    keyId,
+    address: decision.client,
+    method: request.raw.method ?? '',
+    route: decision.route?.route,
+    status: reply.statusCode,
+    reason,
+    outcome: outcome === 'denied' ? 'denied' : 'allowed'
+  })
+  request.log.info({
+    request_id: request.id,
+    key_id: keyId,
+    client: decision.client,
+    method: request.raw.method,
+    route: decision.route?.route,
+    status: reply.statusCode,
+    reason,
+    duration_ms: Math.max(durationMs, Math.round(reply.elapsedTime)),
+    bytes_out: request.raw.socket.bytesWritten - state.bytesWrittenAtStart
+  }, 'request')
+}
+
+function createUpstreamPool (options: ProxyOptions): Pool {
+  const timeouts = options.upstreamTimeouts ?? DEFAULT_UPSTREAM_TIMEOUTS
+  return new Pool(options.upstream.origin, {
+    // Set here because @fastify/reply-from turns certificate checks off when it builds the pool.
+    connect: { rejectUnauthorized: true, ca: options.upstreamCa, timeout: timeouts.connectMs },
+    headersTimeout: timeouts.headersMs,
+    bodyTimeout: timeouts.bodyMs,
+    connections: 128,
+    pipelining: 1
+  })
+}
+
+/** Answers what Node's HTTP parser could not read, in MISP's error shape, and closes the connection. */
+function rejectMalformed (err: Error & { code?: string }, socket: Socket, options: ProxyOptions): void {
+  options.metrics.clientErrors.inc()
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+  const requestId = randomUUID()
+  const body = JSON.stringify(denialBody(deny('malformed_request', tooLarge
+    ? 'The request headers are too large.'
+    : `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}).`), '', requestId))
+  options.logger.info({ request_id: requestId, reason: 'malformed_request', err_code: err.code }, 'malformed request rejected')
+  socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+    'content-type: application/json; charset=utf-8\r\nconnection: close\r\n' +
+    `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+}
