@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { UsageError } from './config.js'
+import { demoInstructions, demoListenAddresses, startDemo } from './commands/demo.js'
+import { hashFromStdin } from './commands/hash.js'
+import { closeOnSignals, resolveServeSettings, startProxy } from './commands/serve.js'
+import { PolicyLoadError } from './policy/load.js'
+
+const USAGE = `Usage: misp-keygate COMMAND [options]
+
+Commands:
+  serve     Run the proxy in front of MISP.
+              --policy FILE          policy file (KEYGATE_POLICY, default config/policy.yaml)
+              --upstream URL         MISP's origin, e.g. https://misp.example.org (MISP_URL)
+              --listen HOST:PORT     proxy address (KEYGATE_LISTEN, default [::]:8080, IPv4 and IPv6)
+              --admin-listen HOST:PORT  metrics, health and usage (KEYGATE_ADMIN_LISTEN, default 127.0.0.1:9464)
+              --trusted-proxy CIDR   a proxy whose X-Forwarded-For is read; repeatable
+                                     (KEYGATE_TRUSTED_PROXIES, comma-separated; default none)
+              --upstream-ca FILE     PEM CA bundle for MISP's certificate (KEYGATE_UPSTREAM_CA)
+  hash      Read one key on stdin and print its sha256: digest for the policy.
+  demo      Run the proxy in front of a built-in MISP stand-in with three demo keys.
+              --listen HOST:PORT (default 127.0.0.1:8080), --admin-listen HOST:PORT (default 127.0.0.1:9464)
+  start     serve when MISP_URL is set, demo otherwise (what npm start runs).
+  standin   Run the MISP stand-in alone; it accepts any well-formed key.
+              --listen HOST:PORT (default 127.0.0.1:8081)
+`
+
+type Command = (args: string[]) => Promise<number>
+
+const COMMANDS: Record<string, Command> = {
+  serve: runServe,
+  hash: runHash,
+  demo: runDemo,
+  start: async (args) => process.env.MISP_URL !== undefined && process.env.MISP_URL !== '' ? runServe(args) : runDemo(args),
+  standin: runStandin,
+  help: async () => { process.stdout.write(USAGE); return 0 }
+}
+
+async function runServe (args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      policy: { type: 'string' },
+      upstream: { type: 'string' },
+      listen: { type: 'string' },
+      'admin-listen': { type: 'string' },
+      'trusted-proxy': { type: 'string', multiple: true },
+      'upstream-ca': { type: 'string' }
+    }
+  })
+  const running = await startProxy(await resolveServeSettings(values, process.env))
+  closeOnSignals(running)
+  return -1
+}
+
+async function runHash (args: string[]): Promise<number> {
+  parseArgs({ args, options: {} })
+  process.stdout.write(await hashFromStdin(process.stdin) + '\n')
+  return 0
+}
+
+async function runDemo (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { listen: { type: 'string' }, 'admin-listen': { type: 'string' } } })
+  const [listen, adminListen] = demoListenAddresses(values.listen, values['admin-listen'])
+  const demo = await startDemo(listen, adminListen)
+  process.stdout.write(demoInstructions(demo))
+  closeOnSignals({ ...demo.running, close: demo.close })
+  return -1
+}
+
+async function runStandin (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { listen: { type: 'string' } } })
+  const { parseListenAddress } = await import('./config.js')
+  const { MispStandin } = await import('./standin/server.js')
+  const address = parseListenAddress(values.listen ?? '127.0.0.1:8081', '--listen')
+  const standin = new MispStandin({})
+  const url = await standin.listen(address.host, address.port)
+  process.stdout.write(`MISP stand-in listening on ${url.origin}; it accepts any 40-character key. Ctrl-C stops it.\n`)
+  return -1
+}
+
+/** Runs the command; -1 means it keeps running until a signal. */
+async function main (argv: string[]): Promise<void> {
+  const [name, ...args] = argv
+  const command = name === undefined || name === '--help' || name === '-h' ? COMMANDS.help : COMMANDS[name]
+  if (command === undefined) throw new UsageError(`Unknown command "${name}". Run misp-keygate help for the list.`)
+  const status = await command(args)
+  if (status >= 0) process.exitCode = status
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof PolicyLoadError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    process.stderr.write(`misp-keygate: ${(err as Error).message}\n`)
+    process.exitCode = 2
+    return
+  }
+  process.stderr.write(`misp-keygate: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,139 @@
+import { readFile } from 'node:fs/promises'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { buildAdmin } from '../admin.js'
+import { parseListenAddress, parseUpstreamUrl, UsageError, type ListenAddress } from '../config.js'
+import { createLogger } from '../log.js'
+import { Metrics } from '../metrics.js'
+import { AddressSet } from '../net/address.js'
+import { loadPolicy } from '../policy/load.js'
+import { PolicyStore } from '../policy/store.js'
+import { buildProxy } from '../server.js'
+import { UsageMemory } from '../usage/memory.js'
+
+export interface ServeSettings {
+  readonly policyFile: string
+  readonly upstream: URL
+  readonly listen: ListenAddress
+  readonly adminListen: ListenAddress
+  readonly trustedProxies: AddressSet
+  readonly upstreamCa: Buffer | undefined
+}
+
+/** Defaults of `serve`: all interfaces, IPv4 and IPv6, for the proxy; loopback for the admin listener. */
+export const DEFAULT_LISTEN = '[::]:8080'
+export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9464'
+export const DEFAULT_POLICY = 'config/policy.yaml'
+
+export interface ServeFlags {
+  policy?: string
+  upstream?: string
+  listen?: string
+  'admin-listen'?: string
+  'trusted-proxy'?: string[]
+  'upstream-ca'?: string
+}
+
+/** Reads each flag, falling back to its environment variable and then its default. */
+export async function resolveServeSettings (flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
+  const upstreamText = flags.upstream ?? env.MISP_URL
+  if (upstreamText === undefined || upstreamText === '') {
+    throw new UsageError("No MISP URL: pass --upstream https://misp.example.org or set MISP_URL. Without a MISP, 'misp-keygate demo' shows the proxy in front of a stand-in.")
+  }
+  const trustedText = flags['trusted-proxy'] ?? (env.KEYGATE_TRUSTED_PROXIES ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const trusted = AddressSet.parse(trustedText)
+  if (!trusted.ok) {
+    throw new UsageError(`Trusted proxy "${trustedText[trusted.index]}" is invalid: ${trusted.message}`)
+  }
+  const caFile = flags['upstream-ca'] ?? env.KEYGATE_UPSTREAM_CA
+  return {
+    policyFile: flags.policy ?? env.KEYGATE_POLICY ?? DEFAULT_POLICY,
+    upstream: parseUpstreamUrl(upstreamText, flags.upstream !== undefined ? '--upstream' : 'MISP_URL'),
+    listen: parseListenAddress(flags.listen ?? env.KEYGATE_LISTEN ?? DEFAULT_LISTEN, '--listen'),
+    adminListen: parseListenAddress(flags['admin-listen'] ?? env.KEYGATE_ADMIN_LISTEN ?? DEFAULT_ADMIN_LISTEN, '--admin-listen'),
+    trustedProxies: trusted.set,
+    upstreamCa: caFile === undefined || caFile === '' ? undefined : await readCa(caFile)
+  }
+}
+
+async function readCa (file: string): Promise<Buffer> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    throw new UsageError(`Cannot read the upstream CA file "${file}" (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass a PEM file with --upstream-ca or KEYGATE_UPSTREAM_CA.`)
+  }
+}
+
+/** A running proxy with its admin listener. */
+export interface RunningProxy {
+  readonly proxy: FastifyInstance
+  readonly admin: FastifyInstance
+  readonly policies: PolicyStore
+  readonly usage: UsageMemory
+  readonly logger: Logger
+  /** Stops accepting requests, lets those in flight finish, then closes both listeners. */
+  close (): Promise<void>
+}
+
+export async function startProxy (settings: ServeSettings, logger: Logger = createLogger()): Promise<RunningProxy> {
+  const policy = await loadPolicy(settings.policyFile, { now: Date.now(), env: process.env })
+  const policies = new PolicyStore(policy)
+  const metrics = new Metrics()
+  const usage = new UsageMemory()
+  let serving = true
+
+  const proxy = await buildProxy({
+    upstream: settings.upstream,
+    upstreamCa: settings.upstreamCa,
+    trustedProxies: settings.trustedProxies,
+    policies,
+    logger,
+    metrics,
+    usage
+  })
+  const admin = await buildAdmin({ metrics, policies, usage, logger, isServing: () => serving })
+  await listen(proxy, settings.listen)
+  await listen(admin, settings.adminListen)
+  logger.info({ listen: proxy.addresses(), admin: admin.addresses(), upstream: settings.upstream.origin, policy: policy.file, keys: policy.keys.length }, 'misp-keygate started')
+
+  return {
+    proxy,
+    admin,
+    policies,
+    usage,
+    logger,
+    close: async () => {
+      serving = false
+      await proxy.close()
+      await admin.close()
+    }
+  }
+}
+
+async function listen (app: FastifyInstance, address: ListenAddress): Promise<void> {
+  try {
+    await app.listen({ host: address.host, port: address.port, ipv6Only: false })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const hostPort = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+    if (code === 'EADDRINUSE') throw new UsageError(`Cannot listen on ${hostPort}: the port is in use. Choose another with --listen or --admin-listen.`)
+    if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') throw new UsageError(`Cannot listen on ${hostPort}: no such address on this machine.`)
+    throw err
+  }
+}
+
+/** Drains on SIGTERM or SIGINT: requests in flight finish, then the process exits. */
+export function closeOnSignals (running: RunningProxy): void {
+  let closing = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) return
+    closing = true
+    running.logger.info({ signal }, 'draining in-flight requests before exit')
+    running.close().then(
+      () => { running.logger.info('misp-keygate stopped'); process.exit(0) },
+      (err: unknown) => { running.logger.error({ err }, 'shutdown failed'); process.exit(1) }
+    )
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}
