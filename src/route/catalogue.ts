@@ -1,0 +1,80 @@
+import { CONTROLLERS, type ControllerActions } from './catalogue-data.js'
+import type { CanonicalRoute, RouteClass, SensitiveCategory } from './types.js'
+
+export type { RouteClass, SensitiveCategory } from './types.js'
+
+export const SENSITIVE_CATEGORIES: readonly SensitiveCategory[] = Object.freeze([
+  'users', 'auth_keys', 'sharing_groups', 'sync_servers',
+  'settings', 'roles', 'workflows', 'organisations'
+])
+
+type KnownClass = RouteClass & { readonly known: boolean }
+
+const UNKNOWN: KnownClass = Object.freeze({ kind: 'write', known: false })
+const ADMIN_PREFIX = 'admin_'
+
+/** Keyed by the lowercased route: 'admin/users/add', 'events/restsearch'. */
+const byRoute = new Map<string, KnownClass>()
+/** Keyed by the lowercased controller name without underscores. */
+const controllerSpelling = new Map<string, string>()
+const routeList: string[] = []
+
+for (const [controller, actions] of CONTROLLERS) {
+  controllerSpelling.set(controllerKey(controller), controller)
+  for (const [action, routeClass] of classifiedActions(actions)) {
+    addRoute(controller, action, routeClass)
+  }
+}
+
+/** Returns the catalogue class of a canonical route; unknown routes are `write`. */
+export function classifyRoute (route: CanonicalRoute): KnownClass {
+  return byRoute.get(route.route.toLowerCase()) ?? UNKNOWN
+}
+
+/** True when MISP's ACL lists the controller (any case, underscores ignored). */
+export function isKnownController (name: string): boolean {
+  return controllerSpelling.has(controllerKey(name))
+}
+
+/**
+ * Returns the catalogue spelling of a controller name compared as PHP compares class
+ * names (case-insensitive), with underscores ignored because CakePHP camelizes
+ * `sharing_groups` to `SharingGroups`; undefined when no controller matches.
+ */
+export function catalogueController (name: string): string | undefined {
+  return controllerSpelling.get(controllerKey(name))
+}
+
+/** All catalogue routes in `CanonicalRoute.route` form: 'admin/users/add'. */
+export function catalogueRoutes (): readonly string[] {
+  return routeList
+}
+
+function controllerKey (name: string): string {
+  return name.toLowerCase().replaceAll('_', '')
+}
+
+function addRoute (controller: string, action: string, routeClass: RouteClass): void {
+  const admin = action.startsWith(ADMIN_PREFIX)
+  const bare = admin ? action.slice(ADMIN_PREFIX.length) : action
+  const route = (admin ? 'admin/' : '') + controller + '/' + bare.toLowerCase()
+  if (byRoute.has(route.toLowerCase())) {
+    throw new Error(`route catalogue lists ${route} twice: keep one class per action`)
+  }
+
+  byRoute.set(route.toLowerCase(), Object.freeze({ ...routeClass, known: true }))
+  routeList.push(route)
+}
+
+function * classifiedActions (actions: ControllerActions): Generator<[string, RouteClass]> {
+  for (const action of names(actions.read)) yield [action, { kind: 'read', searchBody: false }]
+  for (const action of names(actions.search)) yield [action, { kind: 'read', searchBody: true }]
+  for (const action of names(actions.write)) yield [action, { kind: 'write' }]
+  for (const category of SENSITIVE_CATEGORIES) {
+    for (const action of names(actions[category])) yield [action, { kind: 'sensitive', category }]
+  }
+}
+
+function names (list: string | undefined): string[] {
+  return list === undefined ? [] : list.split(' ').filter((name) => name !== '')
+}

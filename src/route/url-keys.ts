@@ -1,0 +1,50 @@
+import { phpFieldName, rawFieldNames, urldecodeLenient } from './php-url.js'
+
+/** Query fields that carry a key in other tools' conventions; MISP reads none of them. */
+const KEY_FIELDS = new Set(['apikey', 'key', 'authkey'])
+/** CakePHP's named parameter that MISP reads a key from (Security.allow_unsafe_apikey_named_param). */
+const KEY_NAMED_PARAMETER = 'apikey'
+const METHOD_FIELD = '_method'
+
+/**
+ * Returns where a key sits in the URL: an `apikey:` named parameter in any path segment
+ * after PHP urldecode (any case), or a query field PHP would read as apikey, key or
+ * authkey (any case); undefined when none. Never returns the key value itself.
+ */
+export function findKeyInUrl (rawTarget: string): string | undefined {
+  const { path, query } = splitTarget(rawTarget)
+  const segments = urldecodeLenient(path).split('/')
+  const segment = segments.findIndex(isKeyNamedParameter)
+  if (segment !== -1) return `named parameter '${KEY_NAMED_PARAMETER}:' in path segment ${segment}`
+
+  const field = fieldNames(query).find((name) => KEY_FIELDS.has(name))
+  return field === undefined ? undefined : `query parameter '${field}'`
+}
+
+/**
+ * True when the query has a field PHP would read as `_method` after its name rewriting:
+ * `_method`, `.method`, ` _method`, `%5fmethod`, `_method[]` and the like, any case.
+ */
+export function hasMethodOverrideInQuery (rawTarget: string): boolean {
+  return fieldNames(splitTarget(rawTarget).query).includes(METHOD_FIELD)
+}
+
+function isKeyNamedParameter (segment: string): boolean {
+  const colon = segment.indexOf(':')
+  if (colon === -1) return false
+
+  // A named key `apikey[x]` fills named['apikey'] (CakeRoute::_parseArgs).
+  const name = segment.slice(0, colon).split('[', 1)[0] ?? ''
+  return name.trim().toLowerCase() === KEY_NAMED_PARAMETER
+}
+
+function fieldNames (query: string | undefined): string[] {
+  if (query === undefined) return []
+  return rawFieldNames(query).map((name) => phpFieldName(name).toLowerCase())
+}
+
+function splitTarget (rawTarget: string): { path: string, query: string | undefined } {
+  const queryAt = rawTarget.indexOf('?')
+  if (queryAt === -1) return { path: rawTarget, query: undefined }
+  return { path: rawTarget.slice(0, queryAt), query: rawTarget.slice(queryAt + 1) }
+}
