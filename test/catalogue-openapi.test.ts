@@ -39,7 +39,7 @@ function samples (schema: Schema): string[] {
   return [encodeURIComponent(String(resolved.example ?? 'sample'))]
 }
 
-/** Every concrete path for a template, one per combination of parameter samples. */
+/** Returns every concrete path for a template, one per combination of parameter samples. */
 function fill (template: string, parameters: Parameter[]): string[] {
   let paths = [template]
   for (const parameter of parameters.filter((p) => p.in === 'path')) {

@@ -36,8 +36,9 @@ const RESOURCE_ID = /^(?:[0-9]+|[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-
 const RESOURCE_ACTION_BY_METHOD = new Map([['GET', 'view'], ['PUT', 'edit'], ['DELETE', 'delete'], ['POST', 'edit']])
 
 /**
- * Plugins MISP's bootstrap loads (always or by configuration), underscored as the
- * plugin routes of lib/Cake/Config/routes.php match them.
+ * Plugin names as the plugin routes of lib/Cake/Config/routes.php match them. MISP's
+ * bootstrap.php loads SysLog, Assets, SysLogLogable and OidcAuth; the others are optional
+ * or older plugins, and rejecting a name that is not loaded only rejects a 404.
  */
 const PLUGINS = new Set([
   'sys_log', 'assets', 'sys_log_logable', 'oidc_auth', 'cert_auth', 'shibb_auth',

@@ -19,12 +19,12 @@ export type ControllerActions = {
  * Rules applied:
  * - `read` only where the action is clearly a listing, view, export or search that stores
  *   nothing. UI helpers, jobs and anything unverified are `write`.
- * - Reads that expose credentials or other accounts are sensitive, not `read`:
- *   admin/users/index and admin/users/view list every account (and return the authkey
- *   in clear while advanced authkeys are off), authKeys/index and authKeys/view list
- *   keys, servers/index lists sync servers with their remote keys, and
- *   servers/serverSettings and servers/getSetting show the configuration.
- *   events/automation shows the caller's own key, so it sits with auth_keys.
+ * - Reads that expose credentials or other accounts are sensitive, not `read`.
+ *   admin/users/index and admin/users/view list every account, with the authkey in
+ *   clear while advanced authkeys are off. authKeys/index and authKeys/view list keys.
+ *   servers/index lists sync servers with their remote keys. servers/serverSettings
+ *   and servers/getSetting show the configuration. events/automation shows the
+ *   caller's own key, so it sits with auth_keys.
  * - roles/index, roles/view, sharingGroups/index and sharingGroups/view are `read`:
  *   every MISP user can call them and they only list what the user may see.
  * - api/rest and servers/rest replay an arbitrary API request inside MISP, which would
@@ -78,7 +78,7 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerActions]> = 
   ['cryptographicKeys', { read: 'index view', write: 'add delete' }],
   ['dashboards', {
     read: 'getForm getEmptyWidget renderWidget listTemplates export',
-    // index stores a default dashboard for a user who has none.
+    // NOTE: index is not verified to store nothing, so it stays a write.
     write: 'index updateSettings saveTemplate import deleteTemplate'
   }],
   ['decayingModel', {
@@ -140,7 +140,7 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerActions]> = 
   ['galaxyElements', { read: 'index', write: 'delete flattenJson' }],
   ['jobs', {
     read: 'getError getGenerateCorrelationProgress getProgress index',
-    // cache queues a background export job.
+    // cache queues a background export job (JobsController::cache).
     write: 'cache clearJobs'
   }],
   ['logs', {
@@ -181,7 +181,8 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerActions]> = 
   ['restClientHistory', { read: 'index', write: 'delete' }],
   ['roles', {
     read: 'index view',
-    // admin_index is reached only through the explicit /roles/admin_index route.
+    // admin_index is missing from MISP's ACL, so only site admins reach it, and
+    // routes.php maps /roles/admin_index to it. Unverified as a pure read.
     roles: 'admin_add admin_delete admin_edit admin_set_default admin_index'
   }],
   ['servers', {
@@ -198,7 +199,7 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerActions]> = 
       'eventBlockRule filterEventIndex getRemoteUser import index previewEvent ' +
       'previewIndex pull push queryAvailableSyncFilteringRules resetRemoteAuthKey ' +
       'testConnection',
-    // serverSettingsEdit writes on every method but GET, HEAD and OPTIONS included.
+    // serverSettingsEdit writes on any method other than GET, HEAD and OPTIONS included.
     settings: 'dbConfiguration getSetting releaseUpdateLock rest serverSettings ' +
       'serverSettingsEdit serverSettingsReloadSetting update updateDatabase updateJSON ' +
       'updateSubmodule'
@@ -289,7 +290,6 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerActions]> = 
   }],
   ['workflows', {
     read: 'index view triggers moduleIndex moduleView',
-    // editor creates the workflow of a trigger on a GET.
     workflows: 'rebuildRedis edit delete editor toggleModule checkGraph executeWorkflow ' +
       'debugToggleField massToggleField moduleStatelessExecution'
   }]

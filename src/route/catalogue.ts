@@ -37,15 +37,15 @@ export function isKnownController (name: string): boolean {
 }
 
 /**
- * Returns the catalogue spelling of a controller name compared as PHP compares class
- * names (case-insensitive), with underscores ignored because CakePHP camelizes
- * `sharing_groups` to `SharingGroups`; undefined when no controller matches.
+ * Returns the catalogue spelling of a controller name, or undefined when none matches.
+ * Names compare case-insensitively, as PHP class names do, and without underscores,
+ * because CakePHP camelizes `sharing_groups` to `SharingGroups`.
  */
 export function catalogueController (name: string): string | undefined {
   return controllerSpelling.get(controllerKey(name))
 }
 
-/** All catalogue routes in `CanonicalRoute.route` form: 'admin/users/add'. */
+/** Returns all catalogue routes in `CanonicalRoute.route` form: 'admin/users/add'. */
 export function catalogueRoutes (): readonly string[] {
   return routeList
 }

@@ -1,5 +1,6 @@
-// PHP's reading of URL text, as MISP sees it: urldecode() and the rewriting of query
-// field names in main/php_variables.c (php_register_variable_ex), PHP 7 and 8.
+// PHP's reading of URL text as MISP receives it: urldecode() and the rewriting of query
+// field names that PHP 7 and 8 apply when they fill $_GET.
+// NOTE: the field-name rules are written from PHP's known behaviour, not run against PHP.
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const HEX = /^[0-9A-Fa-f]{2}$/

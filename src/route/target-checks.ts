@@ -45,8 +45,8 @@ function checkRawPath (rawPath: string): string | undefined {
 }
 
 /**
- * The proxy's forwarding library rebuilds the URL with `new URL(path, base)`, so a target
- * that WHATWG parsing would change is not forwarded byte for byte.
+ * Rejects a target that WHATWG URL parsing would change, because the proxy's forwarding
+ * library rebuilds the URL with `new URL(path, base)` and would not send it byte for byte.
  */
 export function checkUrlLibrary (rawTarget: string): string | undefined {
   const url = new URL(rawTarget, URL_BASE)

@@ -7,9 +7,9 @@ const KEY_NAMED_PARAMETER = 'apikey'
 const METHOD_FIELD = '_method'
 
 /**
- * Returns where a key sits in the URL: an `apikey:` named parameter in any path segment
- * after PHP urldecode (any case), or a query field PHP would read as apikey, key or
- * authkey (any case); undefined when none. Never returns the key value itself.
+ * Returns where a key sits in the URL, or undefined when none. It looks for an `apikey:`
+ * named parameter in any path segment after PHP urldecode, and for a query field that PHP
+ * reads as apikey, key or authkey, both in any case. Never returns the key value itself.
  */
 export function findKeyInUrl (rawTarget: string): string | undefined {
   const { path, query } = splitTarget(rawTarget)
