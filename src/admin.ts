@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 import type { PolicyStore } from './policy/store.js'
@@ -18,7 +18,7 @@ export interface AdminOptions {
  * its own, so it listens on loopback unless the operator says otherwise.
  */
 export async function buildAdmin (options: AdminOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.metrics.registry.contentType)

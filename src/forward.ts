@@ -7,10 +7,12 @@ const STRIPPED_REQUEST_HEADERS = [
   'x-http-method-override', 'x-http-method', 'x-method-override',
   'forwarded', 'x-real-ip', 'true-client-ip', 'client-ip', 'x-client-ip', 'x-cluster-client-ip',
   'cf-connecting-ip', 'fastly-client-ip',
-  // Hop-by-hop (RFC 9110 section 7.6.1) and headers the upstream client sets itself.
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  // Set by the proxy's own HTTP client or below.
   'expect', 'host', 'x-request-id'
 ]
+
+/** Hop-by-hop headers (RFC 9110 section 7.6.1): they describe MISP's connection to the proxy. */
+const HOP_BY_HOP_HEADERS = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
 
 export interface ForwardContext {
   readonly key: KeyEntry
@@ -29,6 +31,7 @@ export interface ForwardContext {
 export function rewriteRequestHeaders (headers: IncomingHttpHeaders, context: ForwardContext): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = { ...headers }
   for (const name of listedInConnection(headers.connection)) delete out[name]
+  for (const name of HOP_BY_HOP_HEADERS) delete out[name]
   for (const name of STRIPPED_REQUEST_HEADERS) delete out[name]
   for (const name of Object.keys(out)) {
     if (name.startsWith('x-forwarded-')) delete out[name]
@@ -47,6 +50,9 @@ export function rewriteRequestHeaders (headers: IncomingHttpHeaders, context: Fo
  */
 export function rewriteResponseHeaders (headers: OutgoingHttpHeaders, key: KeyEntry, requestId: string): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ...headers }
+  const connection = headers.connection
+  for (const name of listedInConnection(typeof connection === 'string' ? connection : undefined)) delete out[name]
+  for (const name of HOP_BY_HOP_HEADERS) delete out[name]
   delete out['set-cookie']
   delete out['x-auth-key-expiration']
   delete out['x-request-id']

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import httpProxy from '@fastify/http-proxy'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
 import { decide, type Decision } from './decide.js'
@@ -66,7 +66,7 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
   const clock = options.clock ?? Date.now
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
@@ -87,7 +87,7 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
   })
   app.addHook('onResponse', async (request, reply) => record(request, reply, options, clock()))
   app.setErrorHandler(async (err, request, reply) => {
-    request.log.error({ err, request_id: request.id }, 'request failed inside the proxy')
+    request.log.error({ err }, 'request failed inside the proxy')
     return sendDenial(request, reply, deny('internal_error', 'The proxy failed to handle the request; its log has the details under this request id.'))
   })
 
@@ -163,7 +163,7 @@ function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, bod
       void reply.send(filtered)
     },
     (err: unknown) => {
-      request.log.error({ err, request_id: request.id }, 'could not filter a users response from MISP')
+      request.log.error({ err }, 'could not filter a users response from MISP')
       stateOf(request).failure = 'upstream_unavailable'
       void sendDenial(request, reply, deny('upstream_unavailable', 'MISP returned a users response the proxy could not check for keys.'))
     }
@@ -177,7 +177,7 @@ function failUpstream (reply: FastifyReply, error: Error & { code?: string, stat
   const cause = (error.cause as { code?: string } | undefined)?.code ?? error.code
   stateOf(request).failure = reason
   options.metrics.upstreamErrors.inc({ reason })
-  request.log.error({ request_id: request.id, err_code: cause, reason }, 'forwarding to MISP failed')
+  request.log.error({ err_code: cause, reason }, 'forwarding to MISP failed')
   const message = timedOut
     ? 'MISP did not answer in time. Retry later; for long exports, narrow the search.'
     : `The proxy could not reach MISP (${cause ?? 'connection failed'}). Retry later, or tell the MISP administrator.`
@@ -222,7 +222,6 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
     outcome: outcome === 'denied' ? 'denied' : 'allowed'
   })
   request.log.info({
-    request_id: request.id,
     key_id: keyId,
     client: decision.client,
     method: request.raw.method,

@@ -91,9 +91,10 @@ t.test('raw characters URL parsing would change', async (t) => {
     ['GET', '/events/view/é', null],
     ['GET', '/events/view/a\x7fb', null],
     ['GET', '/events/view/1#x', null],
-    ['GET', '/events/index?', null],
-    ['GET', '/events/index?a=b"', null],
-    ['GET', '/events/index?a=b\'', null],
+    // The query string is forwarded as received, so URL parsing of it does not matter.
+    ['GET', '/events/index?', 'events/index'],
+    ['GET', '/events/index?a=b"', 'events/index'],
+    ['GET', '/events/index?a=b\'', 'events/index'],
     ['GET', '/events/index?page=2&limit=10', 'events/index']
   ])
 })

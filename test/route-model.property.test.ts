@@ -163,8 +163,9 @@ t.test('accepted targets route as CakePHP 2 routes them', async (t) => {
     if (!result.ok) return true
     accepted++
 
-    const url = new URL(rawTarget, 'http://h')
-    if (url.pathname + url.search !== rawTarget) return false
+    // The proxy forwards the query as received and rebuilds only the path with URL.
+    const rawPath = rawTarget.split('?', 1)[0] as string
+    if (new URL(rawPath, 'http://h').pathname !== rawPath) return false
     const model = routeModel(method, rawTarget)
     if (model === 'not dispatched') return false
 

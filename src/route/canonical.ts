@@ -23,7 +23,7 @@ export function canonicalize (method: string, rawTarget: string): Canonical {
 
   const decoded = urldecodeStrict(rawPath)
   if (!decoded.ok) return reject(`the path contains ${decoded.problem}`)
-  const decodedProblem = checkDecodedPath(decoded.text) ?? checkUrlLibrary(rawTarget)
+  const decodedProblem = checkDecodedPath(decoded.text) ?? checkUrlLibrary(rawPath)
   if (decodedProblem !== undefined) return reject(decodedProblem)
 
   const split = parseExtension(rawPath)

@@ -45,15 +45,15 @@ function checkRawPath (rawPath: string): string | undefined {
 }
 
 /**
- * Rejects a target that WHATWG URL parsing would change, because the proxy's forwarding
- * library rebuilds the URL with `new URL(path, base)` and would not send it byte for byte.
+ * Rejects a path that WHATWG URL parsing would change, because the proxy's forwarding
+ * library rebuilds the path with `new URL(path, base)` and would not send it byte for
+ * byte. The query string is forwarded as received, so only the path is checked.
  */
-export function checkUrlLibrary (rawTarget: string): string | undefined {
-  const url = new URL(rawTarget, URL_BASE)
-  if (url.pathname + url.search === rawTarget) return undefined
+export function checkUrlLibrary (rawPath: string): string | undefined {
+  if (new URL(rawPath, URL_BASE).pathname === rawPath) return undefined
 
-  return 'WHATWG URL parsing would rewrite the target (dot segments, an empty query or ' +
-    'characters it encodes); send it in normalized form'
+  return 'WHATWG URL parsing would rewrite the path (dot segments or characters it encodes); ' +
+    'send it in normalized form'
 }
 
 function checkSegments (path: string): string | undefined {

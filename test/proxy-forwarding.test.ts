@@ -1,0 +1,90 @@
+import t from 'tap'
+import { EVENT, send, sendRaw, startHarness, type Harness } from './helpers/harness.js'
+
+function lastHeaders (h: Harness): Map<string, string[]> {
+  const raw = h.standin.requests.at(-1)?.rawHeaders ?? []
+  const headers = new Map<string, string[]>()
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase()
+    headers.set(name, [...(headers.get(name) ?? []), raw[i + 1] as string])
+  }
+  return headers
+}
+
+t.test('pass-through forwards the client key and strips the rest', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'rw', readOnly: false }] })
+  const key = h.keys.rw as string
+  const response = await send(h, 'GET', '/events/view/9747', [
+    'X-MISP-AUTH', key, 'cookie', 'CAKEPHP=session', 'forwarded', 'for=10.9.9.9', 'x-real-ip', '10.9.9.9',
+    'x-forwarded-host', 'evil.test', 'x-forwarded-proto', 'http', 'true-client-ip', '10.9.9.9', 'client-ip', '10.9.9.9',
+    'x-request-id', 'client-chosen', 'accept', 'application/json'
+  ])
+  t.equal(response.status, 200, 'forwarded')
+  const seen = lastHeaders(h)
+  t.same(seen.get('authorization'), [key], 'MISP gets the client key in Authorization')
+  for (const name of ['x-misp-auth', 'cookie', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-proto', 'true-client-ip', 'client-ip']) {
+    t.notOk(seen.has(name), `${name} stripped`)
+  }
+  t.same(seen.get('x-forwarded-for'), ['127.0.0.1'], 'X-Forwarded-For is the decided client')
+  t.same(seen.get('accept'), ['application/json'], 'other headers pass')
+  t.equal(seen.get('x-request-id')?.[0], response.headers['x-request-id'], 'MISP and the client see the same request id')
+  t.not(response.headers['x-request-id'], 'client-chosen', 'the client cannot choose the request id')
+  t.same(JSON.parse(response.text), EVENT, 'the event body arrives unchanged')
+})
+
+t.test('headers named in Connection are dropped', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'rw', readOnly: false }] })
+  const response = await sendRaw(h, `GET /events/view/9747 HTTP/1.1\r\nHost: x\r\nAuthorization: ${h.keys.rw}\r\n` +
+    'Connection: close, X-Drop-Me\r\nX-Drop-Me: 1\r\nX-Keep-Me: 1\r\n\r\n')
+  t.match(response.statusLine, / 200 /, 'forwarded')
+  t.notOk(lastHeaders(h).has('x-drop-me'), 'header named in Connection dropped')
+  t.ok(lastHeaders(h).has('x-keep-me'), 'other header kept')
+})
+
+t.test('swap mode sends the upstream key and never returns it', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'swap', swap: true, readOnly: true, fields: ['expires: 2027-01-31T00:00:00Z'] }], standin: { exposeAuthkeys: true } })
+  const key = h.keys.swap as string
+  h.standin.route('GET', '/servers/getversion', (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'x-auth-key-expiration': '2030-01-01T00:00:00+00:00', 'set-cookie': 'CAKEPHP=abc' })
+    response.end('{"version":"2.5.1"}')
+  })
+  const version = await send(h, 'GET', '/servers/getVersion', ['authorization', key])
+  t.same(lastHeaders(h).get('authorization'), [h.upstreamKey], 'MISP gets the upstream key')
+  t.equal(version.headers['x-auth-key-expiration'], '2027-01-31T00:00:00.000Z', 'expiry header describes the client key')
+  t.notOk(version.headers['set-cookie'], 'no session cookie reaches the client')
+
+  for (const path of ['/users/view/me', '/users/view/me.json', '/Users/View/1']) {
+    const user = await send(h, 'GET', path, ['authorization', key, 'accept-encoding', 'gzip'])
+    t.equal(user.status, 200, `${path}: allowed`)
+    t.notMatch(user.text, h.upstreamKey, `${path}: upstream key removed`)
+    t.equal((user.body.User as Record<string, unknown>)?.authkey, undefined, `${path}: authkey field removed`)
+    t.equal((user.body.User as Record<string, unknown>)?.email, 'admin@admin.test', `${path}: the rest of the user stays`)
+    t.same(lastHeaders(h).get('accept-encoding'), ['identity'], `${path}: asked MISP for an uncompressed body`)
+  }
+})
+
+t.test('targets and queries are forwarded byte for byte', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'rw', readOnly: false }] })
+  const key = h.keys.rw as string
+  for (const path of ['/events/index/page:2/limit:10', '/events/view/9747?a=1&a=2&b=%20+x', '/events/index/searchall:%22x%22', "/events/view/9747?q='x'&r=%2F"]) {
+    const response = await send(h, 'GET', path, ['authorization', key])
+    t.equal(h.standin.requests.at(-1)?.url, path, `${path}: unchanged`)
+    t.ok(response.status === 200 || response.status === 404, `${path}: answered by MISP`)
+  }
+})
+
+t.test('PyMISP start-up and search with a read-only key', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'pymisp' }] })
+  const headers = ['Authorization', h.keys.pymisp as string, 'Accept', 'application/json', 'content-type', 'application/json',
+    'User-Agent', 'PyMISP 2.5.34.1 - Python 3.12', 'Accept-Encoding', 'gzip, deflate']
+  const version = await send(h, 'GET', '/servers/getVersion', headers)
+  t.equal(version.body.version, '2.5.1', 'getVersion')
+  const me = await send(h, 'GET', '/users/view/me', headers)
+  t.equal((me.body.User as Record<string, unknown>).email, 'user0@admin.test', 'users/view/me')
+  const types = await send(h, 'GET', '/attributes/describeTypes.json', headers)
+  t.ok(Array.isArray((types.body.result as { types: unknown }).types), 'describeTypes')
+  const search = await send(h, 'POST', '/events/restSearch', headers, JSON.stringify({ returnFormat: 'json', value: '8.8.8.8' }))
+  t.equal(search.status, 200, 'restSearch')
+  t.same((search.body.response as unknown[])[0], EVENT, 'restSearch returns the event')
+  t.equal(h.standin.requests.length, 4, 'MISP received the four calls')
+})
