@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js'
-import { formatIpAddress, parseIpAddressKeepMapped, type IpAddress } from './ip.js'
+import { formatIpAddress, isIpv4Mapped, parseIpAddressKeepMapped, type IpAddress } from './ip.js'
 
 /** A network range: the address with every host bit zero, and the prefix length. */
 export interface IpRange {
@@ -54,7 +54,7 @@ function toRange (text: string, address: IpAddress, prefixLength: number): CidrR
 }
 
 function makeRange (network: IpAddress, prefixLength: number): IpRange {
-  if (network instanceof ipaddr.IPv6 && network.isIPv4MappedAddress() && prefixLength >= IPV4_MAPPED_PREFIX_LENGTH) {
+  if (network instanceof ipaddr.IPv6 && isIpv4Mapped(network) && prefixLength >= IPV4_MAPPED_PREFIX_LENGTH) {
     return makeRange(network.toIPv4Address(), prefixLength - IPV4_MAPPED_PREFIX_LENGTH)
   }
   return { network, prefixLength, text: `${formatIpAddress(network)}/${prefixLength}` }

@@ -29,8 +29,17 @@ export function parseIpAddressKeepMapped (text: string): IpAddress | undefined {
 }
 
 export function unwrapIpv4Mapped (address: IpAddress): IpAddress {
-  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()) return address.toIPv4Address()
+  if (address instanceof ipaddr.IPv6 && isIpv4Mapped(address)) return address.toIPv4Address()
   return address
+}
+
+/**
+ * Tells whether an address is in ::ffff:0:0/96. It reads the parts directly because
+ * ipaddr.js 2.5.0 isIPv4MappedAddress() walks its whole table of special ranges.
+ */
+export function isIpv4Mapped (address: ipaddr.IPv6): boolean {
+  const parts = address.parts
+  return parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff
 }
 
 /** Formats an address as dotted quad or RFC 5952 text (`10.1.2.3`, `2001:db8::1`). */
