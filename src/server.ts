@@ -217,6 +217,7 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
     address: decision.client,
     method: request.raw.method ?? '',
     route: decision.route?.route,
+    category: decision.routeClass?.kind === 'sensitive' ? decision.routeClass.category : undefined,
     status: reply.statusCode,
     reason,
     outcome: outcome === 'denied' ? 'denied' : 'allowed'

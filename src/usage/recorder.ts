@@ -10,6 +10,8 @@ export interface UsageEvent {
   readonly method: string
   /** Canonical route, such as `events/restsearch`, when the target was read. */
   readonly route: string | undefined
+  /** Sensitive category of the route, such as `auth_keys`; undefined for other routes. */
+  readonly category: string | undefined
   readonly status: number
   readonly reason: string | undefined
   readonly outcome: 'allowed' | 'denied'
