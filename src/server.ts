@@ -177,7 +177,10 @@ function failUpstream (reply: FastifyReply, error: Error & { code?: string, stat
   const cause = (error.cause as { code?: string } | undefined)?.code ?? error.code
   stateOf(request).failure = reason
   options.metrics.upstreamErrors.inc({ reason })
-  request.log.error({ err_code: cause, reason }, 'forwarding to MISP failed')
+  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause ?? '')
+  request.log.error({ err_code: cause, reason }, certificate
+    ? "forwarding to MISP failed: its TLS certificate was not verified; give MISP's CA with --upstream-ca"
+    : 'forwarding to MISP failed')
   const message = timedOut
     ? 'MISP did not answer in time. Retry later; for long exports, narrow the search.'
     : `The proxy could not reach MISP (${cause ?? 'connection failed'}). Retry later, or tell the MISP administrator.`

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { DEMO_DESCRIBE_TYPES, DEMO_EVENT } from './bodies.js'
 
@@ -25,6 +26,8 @@ export interface StandinOptions {
   readonly event?: { Event: Record<string, unknown> }
   /** Returns the user's authkey from users/view, as MISP does when advanced authkeys are off. */
   readonly exposeAuthkeys?: boolean
+  /** Serves HTTPS with this PEM key and certificate instead of HTTP. */
+  readonly tls?: { readonly key: string | Buffer, readonly cert: string | Buffer }
 }
 
 export type StandinHandler = (request: IncomingMessage, response: ServerResponse, body: Buffer) => void
@@ -45,7 +48,8 @@ export class MispStandin {
 
   constructor (options: StandinOptions) {
     this.#options = options
-    this.#server = createServer((request, response) => { this.#receive(request, response) })
+    const receive = (request: IncomingMessage, response: ServerResponse): void => { this.#receive(request, response) }
+    this.#server = options.tls === undefined ? createServer(receive) : createTlsServer(options.tls, receive)
   }
 
   /** Adds or replaces the handler for METHOD and a path such as `/events/export`. */
@@ -60,7 +64,7 @@ export class MispStandin {
     })
     const address = this.#server.address() as AddressInfo
     const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return new URL(`http://${hostText}:${address.port}`)
+    return new URL(`${this.#options.tls === undefined ? 'http' : 'https'}://${hostText}:${address.port}`)
   }
 
   async close (): Promise<void> {

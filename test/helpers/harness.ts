@@ -57,6 +57,8 @@ export interface HarnessOptions {
   readonly host?: string
   /** Local address the test client connects from. */
   readonly localAddress?: string
+  /** PEM CA bundle the proxy trusts for MISP's certificate. */
+  readonly upstreamCa?: string
 }
 
 interface Tap {
@@ -93,7 +95,7 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
   const usage = new UsageMemory()
   const metrics = new Metrics()
   const proxy = await buildProxy({
-    upstream, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts
+    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts
   })
   await proxy.listen({ host: options.host ?? '127.0.0.1', port: 0 })
   const port = (proxy.server.address() as AddressInfo).port
