@@ -1,6 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { parseListenAddress, type ListenAddress } from '../config.js'
 import { digestKey } from '../digest.js'
 import { generateMispKey } from '../keygen.js'
@@ -52,8 +54,8 @@ export async function startDemo (listen: ListenAddress, adminListen: ListenAddre
     running,
     standin,
     keys,
-    proxyUrl: `http://${hostPort(listen)}`,
-    adminUrl: `http://${hostPort(adminListen)}`,
+    proxyUrl: `http://${hostPort(boundAddress(running.proxy))}`,
+    adminUrl: `http://${hostPort(boundAddress(running.admin))}`,
     close: async () => {
       await running.close()
       await standin.close()
@@ -91,6 +93,12 @@ keys:
     expires: ${expires}
     upstream_key: file:upstream.key
 `
+}
+
+/** The address a listener is bound to, with the port it was given when asked for port 0. */
+function boundAddress (app: FastifyInstance): ListenAddress {
+  const address = app.server.address() as AddressInfo
+  return { host: address.address, port: address.port }
 }
 
 function hostPort (address: ListenAddress): string {

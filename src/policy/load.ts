@@ -62,7 +62,7 @@ async function readPolicyText (file: string): Promise<string> {
 function describeReadError (error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'ENOENT') {
-    return 'policy file not found. Create it (config/policy.example.yaml in the misp-keygate source is a commented example) or give the path of an existing policy file'
+    return 'policy file not found. Create it (config/policy.example.yaml in the misp-keygate source is a commented example) or give the path of an existing policy file (serve takes --policy FILE or the KEYGATE_POLICY variable)'
   }
   if (code === 'EISDIR') return 'is a directory. Give the path of the policy file itself'
   if (code === 'EACCES' || code === 'EPERM') return `cannot be read (${code}). Give the misp-keygate user read permission`
