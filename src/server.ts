@@ -47,7 +47,8 @@ export interface ProxyOptions {
 interface RequestState {
   readonly decision: Decision
   readonly time: number
-  readonly bytesWrittenAtStart: number
+  /** Body bytes of a streamed MISP response; the socket's own counter is slow to read. */
+  streamedBytes: number | undefined
   failure: DenialReason | undefined
 }
 
@@ -122,7 +123,7 @@ function decideRequest (request: FastifyRequest, reply: FastifyReply, options: P
     { method: raw.method ?? '', target: raw.url ?? '', rawHeaders: raw.rawHeaders, peer: raw.socket.remoteAddress },
     { policy: options.policies.current, now, trustedProxies: options.trustedProxies }
   )
-  request.keygate = { decision, time: now, bytesWrittenAtStart: raw.socket.bytesWritten, failure: undefined }
+  request.keygate = { decision, time: now, streamedBytes: undefined, failure: undefined }
   reply.header('x-request-id', request.id)
   return decision.denial
 }
@@ -151,9 +152,15 @@ function forwardContext (request: FastifyRequest): Parameters<typeof rewriteRequ
 }
 
 function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, body: NodeJS.ReadableStream): void {
-  const { decision } = stateOf(request)
+  const state = stateOf(request)
+  const { decision } = state
   if (!filtersAuthkeys(decision)) {
     void reply.send(body)
+    // Counting starts only once the stream is piped, so no chunk is read before the reply takes it.
+    if ((body as import('node:stream').Readable).readableFlowing === true) {
+      state.streamedBytes = 0
+      body.on('data', (chunk: Buffer) => { state.streamedBytes! += chunk.length })
+    }
     return
   }
   readWithoutAuthkeys(body as import('node:stream').Readable, decision.key!.upstreamKey!).then(
@@ -233,7 +240,7 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
     status: reply.statusCode,
     reason,
     duration_ms: Math.max(durationMs, Math.round(reply.elapsedTime)),
-    bytes_out: request.raw.socket.bytesWritten - state.bytesWrittenAtStart
+    bytes_out: state.streamedBytes ?? Number(reply.getHeader('content-length') ?? 0)
   }, 'request')
 }
 

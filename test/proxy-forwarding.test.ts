@@ -30,6 +30,10 @@ t.test('pass-through forwards the client key and strips the rest', async (t) => 
   t.equal(seen.get('x-request-id')?.[0], response.headers['x-request-id'], 'MISP and the client see the same request id')
   t.not(response.headers['x-request-id'], 'client-chosen', 'the client cannot choose the request id')
   t.same(JSON.parse(response.text), EVENT, 'the event body arrives unchanged')
+  const line = h.logs.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.route === 'events/view')
+  t.equal(line?.bytes_out, Buffer.byteLength(response.text), 'the access line counts the body bytes sent')
+  t.equal(line?.key_id, 'rw', 'the access line names the key id')
+  t.equal(line?.status, 200, 'the access line has the status')
 })
 
 t.test('headers named in Connection are dropped', async (t) => {
