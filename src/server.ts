@@ -228,6 +228,7 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
     method: request.raw.method ?? '',
     route: decision.route?.route,
     category: decision.routeClass?.kind === 'sensitive' ? decision.routeClass.category : undefined,
+    routeKind: decision.routeClass?.kind,
     status: reply.statusCode,
     reason,
     outcome: outcome === 'denied' ? 'denied' : 'allowed'

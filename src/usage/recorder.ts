@@ -12,6 +12,8 @@ export interface UsageEvent {
   readonly route: string | undefined
   /** Sensitive category of the route, such as `auth_keys`; undefined for other routes. */
   readonly category: string | undefined
+  /** Catalogue class of the route; undefined when the request was denied before routing. */
+  readonly routeKind: 'read' | 'write' | 'sensitive' | undefined
   readonly status: number
   readonly reason: string | undefined
   readonly outcome: 'allowed' | 'denied'
