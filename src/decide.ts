@@ -1,3 +1,4 @@
+import { checkProfile, checkSensitive } from './acl/check.js'
 import { digestKey } from './digest.js'
 import { deny, type Denial } from './errors.js'
 import type { AddressSet } from './net/address.js'
@@ -82,7 +83,7 @@ export function decide (request: RequestFacts, context: DecideContext): Decision
       `Requests with key "${key.id}" are not allowed from ${address.text}. Ask the MISP administrator to add the address to the key's allowed_ips.`), key)
   }
 
-  return decideRoute(request, headers.methodOverride, headers.contentType, key, client)
+  return decideRoute(request, headers.methodOverride, headers.contentType, key, client, context.policy)
 }
 
 function checkKeyState (key: KeyEntry, now: number): Denial | undefined {
@@ -100,7 +101,7 @@ function checkKeyState (key: KeyEntry, now: number): Denial | undefined {
 
 function decideRoute (
   request: RequestFacts, methodOverride: string | undefined, contentType: string | undefined,
-  key: KeyEntry, client: string | undefined
+  key: KeyEntry, client: string | undefined, policy: Policy
 ): Decision {
   const canonical = canonicalize(request.method, request.target)
   if (!canonical.ok) {
@@ -123,7 +124,7 @@ function decideRoute (
     return result(deny('read_only',
       `The API key "${key.id}" is read-only and may not ${request.method} ${route.route}. Read-only keys may GET read routes and POST searches with a JSON body.`))
   }
-  return result(undefined)
+  return result(checkProfile(key, request.method, route, policy) ?? checkSensitive(key, request.method, route, routeClass))
 }
 
 /** GET and HEAD on read routes, POST on read routes that take search bodies, never a form body. */

@@ -16,6 +16,11 @@ export const DENIALS = {
   method_override: { status: 400, title: 'Method override not allowed' },
   method_not_allowed: { status: 405, title: 'HTTP method not allowed' },
   read_only: { status: 403, title: 'Read-only API key' },
+  profile_denied: { status: 403, title: 'Not allowed by the API key\'s profile' },
+  sensitive_action: { status: 403, title: 'Sensitive action not allowed for this API key' },
+  body_too_large: { status: 413, title: 'Form body too large' },
+  encoded_form_body: { status: 400, title: 'Compressed form body' },
+  malformed_form_body: { status: 400, title: 'Malformed form body' },
   upstream_unavailable: { status: 502, title: 'MISP is unavailable' },
   upstream_timeout: { status: 504, title: 'MISP did not answer in time' },
   internal_error: { status: 500, title: 'Internal proxy error' }

@@ -137,9 +137,9 @@ t.test('anywhere must be written out and is valid', async (t) => {
 })
 
 t.test('unknown fields are rejected at every level', async (t) => {
-  await expectOneProblem(t, policyYaml(keyYaml()) + 'profiles: {}\n', 'profiles', /unknown field "profiles" in the policy file.*Remove it\. The fields of the policy file are: version, keys/)
-  await expectOneProblem(t, policyYaml(keyYaml({ profile: 'reader' })), 'profile', /unknown field "profile" in a key, which only accepts fields that misp-keygate enforces/)
-  await expectOneProblem(t, policyYaml(keyYaml({ allow_sensitive: 'true' })), 'allow_sensitive', /unknown field "allow_sensitive"/)
+  await expectOneProblem(t, policyYaml(keyYaml()) + 'settings: {}\n', 'settings', /unknown field "settings" in the policy file.*Remove it\. The fields of the policy file are: version, keys, profiles/)
+  await expectOneProblem(t, policyYaml(keyYaml({ role: 'reader' })), 'role', /unknown field "role" in a key, which only accepts fields that misp-keygate enforces/)
+  await expectOneProblem(t, policyYaml(keyYaml({ sensitive: 'true' })), 'sensitive', /unknown field "sensitive"/)
   await expectOneProblem(t, policyYaml(keyYaml({ rate_limit: '10' })), 'rate_limit', /unknown field "rate_limit"/)
   await expectOneProblem(t, policyYaml(keyYaml({ revoked: '{ at: 2026-12-02T10:00:00Z, reason: leaked, by: admin }' })), 'revoked.by', /unknown field "by" in revoked/)
 })

@@ -74,6 +74,8 @@ function toKeyEntry (fields: KeyFields): KeyEntry {
     notBefore: fields.not_before,
     readOnly: fields.read_only,
     upstreamKey: fields.upstream_key,
+    profile: fields.profile,
+    allowSensitive: fields.allow_sensitive,
     revoked: fields.revoked === undefined ? undefined : Object.freeze({ at: fields.revoked.at, reason: fields.revoked.reason }),
     labels: fields.labels
   })

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import type { Profile } from '../acl/profile.js'
 import { dirname, resolve } from 'node:path'
 import type { Issue } from './fields.js'
 import { makeProblem, PolicyLoadError, type PolicyProblem } from './problems.js'
@@ -41,7 +42,7 @@ export async function validatePolicy (document: unknown, file: string, options: 
   const checked = policyValue(document, '', { now: options.now, env: options.env, upstreamFiles, baseDirectory })
   if (!checked.ok) throw new PolicyLoadError(file, checked.issues.map((issue) => toProblem(file, issue)))
 
-  return buildPolicy(file, checked.value.keys)
+  return buildPolicy(file, checked.value.keys, checked.value.profiles)
 }
 
 async function readPolicyText (file: string): Promise<string> {
@@ -74,8 +75,8 @@ function toProblem (file: string, issue: Issue): PolicyProblem {
   return makeProblem({ file, keyId: issue.keyId, index: issue.index, field }, issue.message)
 }
 
-function buildPolicy (file: string, keys: readonly KeyEntry[]): Policy {
+function buildPolicy (file: string, keys: readonly KeyEntry[], profiles: ReadonlyMap<string, Profile>): Policy {
   const byDigest = new Map<string, KeyEntry>()
   for (const key of keys) byDigest.set(key.hash, key)
-  return Object.freeze({ version: 1, file, keys, byDigest })
+  return Object.freeze({ version: 1, file, keys, byDigest, profiles })
 }

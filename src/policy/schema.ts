@@ -1,4 +1,8 @@
+import { findUnknownProfiles, profileNameValue, profilesValue, sensitiveListValue, NO_SENSITIVE_CATEGORIES } from '../acl/policy-fields.js'
+import { BUILT_IN_PROFILES } from '../acl/builtin.js'
+import type { Profile } from '../acl/profile.js'
 import type { AddressSet } from '../net/address.js'
+import type { SensitiveCategory } from '../route/types.js'
 import {
   addressListValue, booleanValue, exactly, matching, nonEmptyText, stringMappingValue, timestampValue
 } from './checks.js'
@@ -28,6 +32,8 @@ export interface KeyFields {
   not_before: number | undefined
   read_only: boolean
   upstream_key: string | undefined
+  profile: string | undefined
+  allow_sensitive: ReadonlySet<SensitiveCategory>
   revoked: RevokedFields | undefined
   labels: Readonly<Record<string, string>>
 }
@@ -35,6 +41,8 @@ export interface KeyFields {
 export interface PolicyFields {
   version: 1
   keys: readonly KeyEntry[]
+  /** The built-in profiles and those of the file, compiled. */
+  profiles: ReadonlyMap<string, Profile>
 }
 
 const REVOKED_FIELDS: FieldTable<RevokedFields> = {
@@ -58,6 +66,8 @@ export const KEY_FIELDS: FieldTable<KeyFields> = {
   not_before: optional(timestampValue),
   read_only: withDefault(booleanValue, true),
   upstream_key: optional(upstreamKeyValue),
+  profile: optional(profileNameValue),
+  allow_sensitive: withDefault(sensitiveListValue, NO_SENSITIVE_CATEGORIES),
   revoked: optional(revokedValue),
   labels: withDefault(stringMappingValue, Object.freeze({}))
 }
@@ -71,7 +81,8 @@ function checkValidityWindow (key: KeyFields, field: string): Issue[] {
 
 export const POLICY_FIELDS: FieldTable<PolicyFields> = {
   version: required(exactly(1, '1, the only policy format version this misp-keygate reads'), 'version: 1'),
-  keys: required(keyListOf(keyValue, KEY_ID_PATTERN, KEY_HASH_PATTERN), 'keys: []')
+  keys: required(keyListOf(keyValue, KEY_ID_PATTERN, KEY_HASH_PATTERN), 'keys: []'),
+  profiles: withDefault(profilesValue, BUILT_IN_PROFILES)
 }
 
-export const policyValue = mappingOf('the policy file', POLICY_FIELDS)
+export const policyValue = mappingOf('the policy file', POLICY_FIELDS, (policy) => findUnknownProfiles(policy.keys, policy.profiles))

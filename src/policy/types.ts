@@ -1,4 +1,6 @@
+import type { Profile } from '../acl/profile.js'
 import type { AddressSet } from '../net/address.js'
+import type { SensitiveCategory } from '../route/types.js'
 
 /** One key of the policy file, validated and with its upstream key resolved. */
 export interface KeyEntry {
@@ -15,6 +17,10 @@ export interface KeyEntry {
   readonly readOnly: boolean
   /** The MISP key sent upstream in place of the client's (swap mode). */
   readonly upstreamKey: string | undefined
+  /** Name of the ACL profile that narrows the key, a key of `Policy.profiles`. */
+  readonly profile: string | undefined
+  /** Sensitive route categories the key may reach; empty by default. */
+  readonly allowSensitive: ReadonlySet<SensitiveCategory>
   readonly revoked: { readonly at: number, readonly reason: string } | undefined
   readonly labels: Readonly<Record<string, string>>
 }
@@ -27,4 +33,6 @@ export interface Policy {
   readonly keys: readonly KeyEntry[]
   /** Keyed by `KeyEntry.hash`. */
   readonly byDigest: ReadonlyMap<string, KeyEntry>
+  /** Built-in and policy-defined ACL profiles, by name. */
+  readonly profiles: ReadonlyMap<string, Profile>
 }
