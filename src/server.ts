@@ -4,6 +4,7 @@ import httpProxy from '@fastify/http-proxy'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
+import { auditSensitive, findSensitiveRoute } from './acl/audit.js'
 import { decide, type Decision } from './decide.js'
 import { DENIALS, deny, denialBody, type Denial, type DenialReason } from './errors.js'
 import { rewriteRequestHeaders, rewriteResponseHeaders } from './forward.js'
@@ -87,6 +88,14 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
     if (denial !== undefined) return sendDenial(request, reply, denial)
   })
   app.addHook('onResponse', async (request, reply) => record(request, reply, options, clock()))
+
+  // server.close() only closes connections that are idle when it is called, so a
+  // keep-alive connection whose request was in flight would stay open until its idle
+  // timeout; while closing, each response ends its connection.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  app.addHook('onResponse', async (request) => { if (closing) request.raw.socket.end() })
   app.setErrorHandler(async (err, request, reply) => {
     request.log.error({ err }, 'request failed inside the proxy')
     return sendDenial(request, reply, deny('internal_error', 'The proxy failed to handle the request; its log has the details under this request id.'))
@@ -216,6 +225,8 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
   const outcome = decision.denial !== undefined ? 'denied' : state.failure !== undefined ? 'error' : 'allowed'
   const keyId = decision.key?.id
   const durationMs = now - state.time
+  const method = request.raw.method ?? ''
+  const sensitive = findSensitiveRoute(decision, method, request.raw.url ?? '')
 
   options.metrics.requests.inc({ key_id: keyId ?? '', outcome })
   if (reason !== undefined) options.metrics.denials.inc({ key_id: keyId ?? '', reason })
@@ -226,13 +237,17 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
     keyId,
     address: decision.client,
     method: request.raw.method ?? '',
-    route: decision.route?.route,
-    category: decision.routeClass?.kind === 'sensitive' ? decision.routeClass.category : undefined,
+    route: decision.route?.route ?? sensitive?.route,
+    category: sensitive?.category,
     routeKind: decision.routeClass?.kind,
     status: reply.statusCode,
     reason,
     outcome: outcome === 'denied' ? 'denied' : 'allowed'
   })
+  if (sensitive !== undefined && keyId !== undefined) {
+    const client = decision.client
+    auditSensitive(request.log, options.metrics, { ...sensitive, keyId, client, method, status: reply.statusCode, outcome, reason, time: state.time })
+  }
   request.log.info({
     key_id: keyId,
     client: decision.client,
