@@ -41,4 +41,11 @@ export class Metrics {
     help: 'Connections closed by the HTTP parser for a malformed request.',
     registers: [this.registry]
   })
+
+  readonly sensitiveRequests = new Counter({
+    name: 'keygate_sensitive_requests_total',
+    help: 'Requests to sensitive MISP actions, allowed or denied, by key id, sensitive category and outcome.',
+    labelNames: ['key_id', 'category', 'outcome'] as const,
+    registers: [this.registry]
+  })
 }

@@ -59,6 +59,8 @@ export interface HarnessOptions {
   readonly localAddress?: string
   /** PEM CA bundle the proxy trusts for MISP's certificate. */
   readonly upstreamCa?: string
+  /** The policy's `profiles`: rule lists by profile name. */
+  readonly profiles?: Readonly<Record<string, readonly string[]>>
 }
 
 interface Tap {
@@ -84,7 +86,7 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
   const upstream = await standin.listen()
   const dir = t.testdir({ 'upstream.key': upstreamKey + '\n' })
   const policyFile = join(dir, 'policy.yaml')
-  await writeFile(policyFile, policyYaml(options.keys, keys))
+  await writeFile(policyFile, policyYaml(options.keys, keys) + profilesYaml(options.profiles))
 
   const logs: string[] = []
   const logger = createLogger({ write: (line: string) => { logs.push(line) } } as unknown as pino.DestinationStream, 'trace')
@@ -127,6 +129,12 @@ function policyYaml (specs: readonly TestKeySpec[], keys: Record<string, string>
     return '  - ' + lines.join('\n    ')
   })
   return `version: 1\nkeys:\n${entries.join('\n')}\n`
+}
+
+function profilesYaml (profiles: HarnessOptions['profiles']): string {
+  if (profiles === undefined) return ''
+  const entries = Object.entries(profiles).map(([name, rules]) => `  ${name}: { rules: ${JSON.stringify(rules)} }`)
+  return `profiles:\n${entries.join('\n')}\n`
 }
 
 /** Counts the lines that hold a key, in clear or in base64 (alone or as a Basic credential). */
