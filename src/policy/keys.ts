@@ -77,6 +77,7 @@ function toKeyEntry (fields: KeyFields): KeyEntry {
     profile: fields.profile,
     allowSensitive: fields.allow_sensitive,
     revoked: fields.revoked === undefined ? undefined : Object.freeze({ at: fields.revoked.at, reason: fields.revoked.reason }),
+    replaces: fields.replaces,
     labels: fields.labels
   })
 }

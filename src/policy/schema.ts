@@ -35,6 +35,7 @@ export interface KeyFields {
   profile: string | undefined
   allow_sensitive: ReadonlySet<SensitiveCategory>
   revoked: RevokedFields | undefined
+  replaces: string | undefined
   labels: Readonly<Record<string, string>>
 }
 
@@ -69,6 +70,8 @@ export const KEY_FIELDS: FieldTable<KeyFields> = {
   profile: optional(profileNameValue),
   allow_sensitive: withDefault(sensitiveListValue, NO_SENSITIVE_CATEGORIES),
   revoked: optional(revokedValue),
+  // The id of the key this one succeeds in a rotation; that key may since have been removed.
+  replaces: optional(matching(KEY_ID_PATTERN, 'the id of the key this one replaces, such as siem-pull', { quoteValue: true })),
   labels: withDefault(stringMappingValue, Object.freeze({}))
 }
 

@@ -22,6 +22,8 @@ export interface KeyEntry {
   /** Sensitive route categories the key may reach; empty by default. */
   readonly allowSensitive: ReadonlySet<SensitiveCategory>
   readonly revoked: { readonly at: number, readonly reason: string } | undefined
+  /** Id of the key this one succeeds in a rotation (`replaces`). */
+  readonly replaces: string | undefined
   readonly labels: Readonly<Record<string, string>>
 }
 
