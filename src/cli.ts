@@ -17,6 +17,8 @@ Commands:
               --trusted-proxy CIDR   a proxy whose X-Forwarded-For is read; repeatable
                                      (KEYGATE_TRUSTED_PROXIES, comma-separated; default none)
               --upstream-ca FILE     PEM CA bundle for MISP's certificate (KEYGATE_UPSTREAM_CA)
+              --upstream-timeout SECONDS  time MISP may take to start answering, and between
+                                     chunks of its answer (KEYGATE_UPSTREAM_TIMEOUT, default 300)
   hash      Read one key on stdin and print its sha256: digest for the policy.
   demo      Run the proxy in front of a built-in MISP stand-in with three demo keys.
               --listen HOST:PORT (default 127.0.0.1:8080), --admin-listen HOST:PORT (default 127.0.0.1:9464)
@@ -45,7 +47,8 @@ async function runServe (args: string[]): Promise<number> {
       listen: { type: 'string' },
       'admin-listen': { type: 'string' },
       'trusted-proxy': { type: 'string', multiple: true },
-      'upstream-ca': { type: 'string' }
+      'upstream-ca': { type: 'string' },
+      'upstream-timeout': { type: 'string' }
     }
   })
   const running = await startProxy(await resolveServeSettings(values, process.env))

@@ -44,6 +44,15 @@ t.test('serve rejects an upstream URL with a path', async (t) => {
   t.match(result.stderr, /origin/, 'explains the expected form')
 })
 
+t.test('serve rejects a malformed timeout or listen address', async (t) => {
+  const timeout = run(['serve', '--upstream', 'http://127.0.0.1:9', '--upstream-timeout', '1.5'])
+  t.equal(timeout.status, 2, 'timeout: exit status')
+  t.match(timeout.stderr, /whole number of seconds/, 'timeout: says the rule')
+  const listen = run(['serve', '--upstream', 'http://127.0.0.1:9', '--listen', '8080'])
+  t.equal(listen.status, 2, 'listen: exit status')
+  t.match(listen.stderr, /HOST:PORT/, 'listen: says the form')
+})
+
 t.test('hash prints the digest and never the key', async (t) => {
   const key = generateMispKey()
   const result = run(['hash'], { input: key + '\n' })

@@ -8,7 +8,7 @@ import { Metrics } from '../metrics.js'
 import { AddressSet } from '../net/address.js'
 import { loadPolicy } from '../policy/load.js'
 import { PolicyStore } from '../policy/store.js'
-import { buildProxy } from '../server.js'
+import { buildProxy, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from '../server.js'
 import { UsageMemory } from '../usage/memory.js'
 
 export interface ServeSettings {
@@ -18,6 +18,8 @@ export interface ServeSettings {
   readonly adminListen: ListenAddress
   readonly trustedProxies: AddressSet
   readonly upstreamCa: Buffer | undefined
+  /** Unset means DEFAULT_UPSTREAM_TIMEOUTS. */
+  readonly upstreamTimeouts?: UpstreamTimeouts
 }
 
 /** Defaults of `serve`: all interfaces, IPv4 and IPv6, for the proxy; loopback for the admin listener. */
@@ -32,6 +34,7 @@ export interface ServeFlags {
   'admin-listen'?: string
   'trusted-proxy'?: string[]
   'upstream-ca'?: string
+  'upstream-timeout'?: string
 }
 
 /** Reads each flag, falling back to its environment variable and then its default. */
@@ -52,8 +55,19 @@ export async function resolveServeSettings (flags: ServeFlags, env: NodeJS.Proce
     listen: parseListenAddress(flags.listen ?? env.KEYGATE_LISTEN ?? DEFAULT_LISTEN, '--listen'),
     adminListen: parseListenAddress(flags['admin-listen'] ?? env.KEYGATE_ADMIN_LISTEN ?? DEFAULT_ADMIN_LISTEN, '--admin-listen'),
     trustedProxies: trusted.set,
-    upstreamCa: caFile === undefined || caFile === '' ? undefined : await readCa(caFile)
+    upstreamCa: caFile === undefined || caFile === '' ? undefined : await readCa(caFile),
+    upstreamTimeouts: parseUpstreamTimeout(flags['upstream-timeout'] ?? env.KEYGATE_UPSTREAM_TIMEOUT)
   }
+}
+
+/** Seconds MISP may take to start its response, and to send each next chunk of it. */
+function parseUpstreamTimeout (text: string | undefined): UpstreamTimeouts | undefined {
+  if (text === undefined || text === '') return undefined
+  const seconds = Number(text)
+  if (!/^\d+$/.test(text) || seconds < 1 || seconds > 86_400) {
+    throw new UsageError(`Upstream timeout "${text}" must be a whole number of seconds from 1 to 86400 (--upstream-timeout or KEYGATE_UPSTREAM_TIMEOUT).`)
+  }
+  return { ...DEFAULT_UPSTREAM_TIMEOUTS, headersMs: seconds * 1000, bodyMs: seconds * 1000 }
 }
 
 async function readCa (file: string): Promise<Buffer> {
@@ -85,6 +99,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
   const proxy = await buildProxy({
     upstream: settings.upstream,
     upstreamCa: settings.upstreamCa,
+    upstreamTimeouts: settings.upstreamTimeouts,
     trustedProxies: settings.trustedProxies,
     policies,
     logger,
@@ -115,6 +130,11 @@ async function listen (app: FastifyInstance, address: ListenAddress): Promise<vo
     await app.listen({ host: address.host, port: address.port, ipv6Only: false })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
+    if (address.host === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
+      // A host with IPv6 turned off: "all interfaces" then means all IPv4 interfaces.
+      app.log.warn({ err_code: code }, 'IPv6 is not available; listening on IPv4 only')
+      return await listen(app, { host: '0.0.0.0', port: address.port })
+    }
     const hostPort = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
     if (code === 'EADDRINUSE') throw new UsageError(`Cannot listen on ${hostPort}: the port is in use. Choose another with --listen or --admin-listen.`)
     if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') throw new UsageError(`Cannot listen on ${hostPort}: no such address on this machine.`)
