@@ -2,12 +2,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 import type { PolicyStore } from './policy/store.js'
-import { keyUsageJson, type UsageMemory } from './usage/memory.js'
+import { registerUsageRoutes, type UsageSource } from './usage/admin-routes.js'
 
 export interface AdminOptions {
   readonly metrics: Metrics
   readonly policies: PolicyStore
-  readonly usage: UsageMemory
+  readonly usage: UsageSource
   readonly logger: Logger
   /** False while the proxy is draining for shutdown. */
   readonly isServing: () => boolean
@@ -30,19 +30,6 @@ export async function buildAdmin (options: AdminOptions): Promise<FastifyInstanc
     const body = { status: options.isServing() ? 'ready' : 'draining', policy: { file: policy.file, keys: policy.keys.length, generation: options.policies.generation } }
     return reply.code(options.isServing() ? 200 : 503).send(body)
   })
-  app.get('/usage', async () => ({
-    keys: options.policies.current.keys.map((key) => {
-      const usage = options.usage.get(key.id)
-      return usage === undefined ? { key_id: key.id, total: 0 } : keyUsageJson(usage)
-    })
-  }))
-  app.get<{ Params: { keyId: string } }>('/usage/:keyId', async (request, reply) => {
-    const { keyId } = request.params
-    if (!options.policies.current.keys.some((key) => key.id === keyId)) {
-      return reply.code(404).send({ name: 'Not Found', message: `No key "${keyId}" in the policy.`, url: request.url })
-    }
-    const usage = options.usage.get(keyId)
-    return usage === undefined ? { key_id: keyId, total: 0 } : keyUsageJson(usage)
-  })
+  registerUsageRoutes(app, options.policies, options.usage)
   return app
 }

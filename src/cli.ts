@@ -5,6 +5,7 @@ import { demoInstructions, demoListenAddresses, startDemo } from './commands/dem
 import { hashFromStdin } from './commands/hash.js'
 import { closeOnSignals, resolveServeSettings, startProxy } from './commands/serve.js'
 import { PolicyLoadError } from './policy/load.js'
+import { USAGE_HELP, USAGE_OPTIONS } from './usage/settings.js'
 
 const USAGE = `Usage: misp-keygate COMMAND [options]
 
@@ -19,6 +20,7 @@ Commands:
               --upstream-ca FILE     PEM CA bundle for MISP's certificate (KEYGATE_UPSTREAM_CA)
               --upstream-timeout SECONDS  time MISP may take to start answering, and between
                                      chunks of its answer (KEYGATE_UPSTREAM_TIMEOUT, default 300)
+${USAGE_HELP.trimEnd()}
   hash      Read one key on stdin and print its sha256: digest for the policy.
   demo      Run the proxy in front of a built-in MISP stand-in with three demo keys.
               --listen HOST:PORT (default 127.0.0.1:8080), --admin-listen HOST:PORT (default 127.0.0.1:9464)
@@ -48,7 +50,8 @@ async function runServe (args: string[]): Promise<number> {
       'admin-listen': { type: 'string' },
       'trusted-proxy': { type: 'string', multiple: true },
       'upstream-ca': { type: 'string' },
-      'upstream-timeout': { type: 'string' }
+      'upstream-timeout': { type: 'string' },
+      ...USAGE_OPTIONS
     }
   })
   const running = await startProxy(await resolveServeSettings(values, process.env))

@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client'
+import { UsageMetrics } from './usage/metrics.js'
 
 /**
  * The proxy's Prometheus metrics, in a registry of their own. Labels are bounded: key ids
@@ -48,4 +49,7 @@ export class Metrics {
     labelNames: ['key_id', 'category', 'outcome'] as const,
     registers: [this.registry]
   })
+
+  /** Key expiry, last use and source addresses, unknown-key attempts, and the usage store. */
+  readonly usage = new UsageMetrics(this.registry)
 }

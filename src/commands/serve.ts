@@ -9,7 +9,8 @@ import { AddressSet } from '../net/address.js'
 import { loadPolicy } from '../policy/load.js'
 import { PolicyStore } from '../policy/store.js'
 import { buildProxy, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from '../server.js'
-import { UsageMemory } from '../usage/memory.js'
+import { openUsageStore, resolveUsageSettings, type UsageFlags, type UsageSettings } from '../usage/settings.js'
+import type { UsageStore } from '../usage/store.js'
 
 export interface ServeSettings {
   readonly policyFile: string
@@ -20,6 +21,8 @@ export interface ServeSettings {
   readonly upstreamCa: Buffer | undefined
   /** Unset means DEFAULT_UPSTREAM_TIMEOUTS. */
   readonly upstreamTimeouts?: UpstreamTimeouts
+  /** Unset keeps usage records in memory only, for tests and the demo. */
+  readonly usage?: UsageSettings
 }
 
 /** Defaults of `serve`: all interfaces, IPv4 and IPv6, for the proxy; loopback for the admin listener. */
@@ -27,7 +30,7 @@ export const DEFAULT_LISTEN = '[::]:8080'
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9464'
 export const DEFAULT_POLICY = 'config/policy.yaml'
 
-export interface ServeFlags {
+export interface ServeFlags extends UsageFlags {
   policy?: string
   upstream?: string
   listen?: string
@@ -56,7 +59,8 @@ export async function resolveServeSettings (flags: ServeFlags, env: NodeJS.Proce
     adminListen: parseListenAddress(flags['admin-listen'] ?? env.KEYGATE_ADMIN_LISTEN ?? DEFAULT_ADMIN_LISTEN, '--admin-listen'),
     trustedProxies: trusted.set,
     upstreamCa: caFile === undefined || caFile === '' ? undefined : await readCa(caFile),
-    upstreamTimeouts: parseUpstreamTimeout(flags['upstream-timeout'] ?? env.KEYGATE_UPSTREAM_TIMEOUT)
+    upstreamTimeouts: parseUpstreamTimeout(flags['upstream-timeout'] ?? env.KEYGATE_UPSTREAM_TIMEOUT),
+    usage: resolveUsageSettings(flags, env)
   }
 }
 
@@ -83,9 +87,9 @@ export interface RunningProxy {
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance
   readonly policies: PolicyStore
-  readonly usage: UsageMemory
+  readonly usage: UsageStore
   readonly logger: Logger
-  /** Stops accepting requests, lets those in flight finish, then closes both listeners. */
+  /** Stops accepting requests, lets those in flight finish, closes both listeners, then writes pending usage. */
   close (): Promise<void>
 }
 
@@ -93,7 +97,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
   const policy = await loadPolicy(settings.policyFile, { now: Date.now(), env: process.env })
   const policies = new PolicyStore(policy)
   const metrics = new Metrics()
-  const usage = new UsageMemory()
+  const usage = await openUsageStore(settings.usage, { policies, metrics, logger })
   let serving = true
 
   const proxy = await buildProxy({
@@ -107,8 +111,11 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
     usage
   })
   const admin = await buildAdmin({ metrics, policies, usage, logger, isServing: () => serving })
-  await listen(proxy, settings.listen)
-  await listen(admin, settings.adminListen)
+  await listen(proxy, settings.listen).then(async () => { await listen(admin, settings.adminListen) }).catch(async (err: unknown) => {
+    await proxy.close()
+    await usage.close()
+    throw err
+  })
   logger.info({ listen: proxy.addresses(), admin: admin.addresses(), upstream: settings.upstream.origin, policy: policy.file, keys: policy.keys.length }, 'misp-keygate started')
 
   return {
@@ -121,6 +128,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
       serving = false
       await proxy.close()
       await admin.close()
+      await usage.close()
     }
   }
 }

@@ -6,6 +6,8 @@ import { migrate, schemaVersion, SCHEMA_VERSION } from './schema.js'
 
 /** The default of --usage-db, relative to the working directory. */
 export const DEFAULT_USAGE_DB = './data/usage.sqlite'
+/** SQLite's name for a database that lives in memory as long as its connection. */
+export const IN_MEMORY = ':memory:'
 
 /** Milliseconds a write waits for another connection's lock before it fails with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 2_000
@@ -20,17 +22,18 @@ export interface FileIdentity {
  * Opens the usage database for writing: creates the directory and the file when missing,
  * applies the migrations and writes one row, so a path that cannot be written fails here.
  */
-export function openWritable (path: string, now: number, createDirectory = true): { db: Database, file: FileIdentity } {
-  const absolute = resolve(path)
-  if (createDirectory) makeDirectory(absolute)
+export function openWritable (path: string, now: number, createDirectory = true): { db: Database, file: FileIdentity | undefined } {
+  const absolute = path === IN_MEMORY ? path : resolve(path)
+  if (createDirectory && path !== IN_MEMORY) makeDirectory(absolute)
   let db: Database | undefined
   try {
     db = new Sqlite(absolute, { timeout: BUSY_TIMEOUT_MS })
+    // WAL lets the review and incident commands read while the proxy writes.
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     migrate(db, absolute, now)
     db.prepare("INSERT INTO meta (name, value) VALUES ('last_open', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run(String(now))
-    return { db, file: fileIdentity(absolute) as FileIdentity }
+    return { db, file: fileIdentity(absolute) }
   } catch (err) {
     db?.close()
     if (err instanceof UsageDbError) throw err
@@ -79,7 +82,7 @@ function makeDirectory (absolute: string): void {
     mkdirSync(dirname(absolute), { recursive: true })
   } catch (err) {
     throw new UsageDbError('not_writable',
-      `Cannot create the directory of the usage database "${absolute}" (${errorCode(err)}). Choose a writable file with --usage-db or KEYGATE_USAGE_DB.`, { cause: err })
+      `Cannot create the directory of the usage database "${absolute}" (${(err as Error).message}). Choose a writable file with --usage-db or KEYGATE_USAGE_DB.`, { cause: err })
   }
 }
 
