@@ -48,9 +48,9 @@ export function decide (request: RequestFacts, context: DecideContext): Decision
   const denied = (denial: Denial, key?: KeyEntry, route?: CanonicalRoute): Decision =>
     ({ denial, key, client, route, routeClass: undefined })
 
-  if (headers.underscoreName !== undefined) {
+  if (headers.oddHeaderName !== undefined) {
     return denied(deny('malformed_request',
-      `Header names must not contain "_" ("${headers.underscoreName}"): MISP reads them like "-". Use the "-" spelling.`))
+      `Header names may hold only letters, digits and "-" ("${headers.oddHeaderName.slice(0, 64)}"): MISP reads "_" and other characters like "-". Use the "-" spelling.`))
   }
   if (headers.hasBody && (request.method === 'GET' || request.method === 'HEAD')) {
     return denied(deny('malformed_request', `A ${request.method} request must not carry a body; send searches as POST.`))

@@ -35,6 +35,11 @@ t.test('malformed requests', async (t) => {
   await expectDenied(t, h, ['GET', '/servers/getVersion', ['x_misp_auth', key]], 400, 'malformed_request')
   await expectDenied(t, h, ['GET', '/servers/getVersion', [...auth(key), 'X_Forwarded_For', '10.1.1.1']], 400, 'malformed_request')
   await expectDenied(t, h, ['GET', '/servers/getVersion', [...auth(key), 'accept_encoding', 'gzip']], 400, 'malformed_request')
+  for (const name of ['X.MISP.AUTH', 'X~MISP~AUTH', 'X*MISP-AUTH', "x'misp-auth", 'x!misp!auth']) {
+    await expectDenied(t, h, ['GET', '/servers/getVersion', [name, key]], 400, 'malformed_request')
+  }
+  const huge = await sendRaw(h, `GET /servers/getVersion HTTP/1.1\r\nHost: x\r\nAuthorization: ${key}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  t.match(huge.statusLine, /^HTTP\/1\.1 431 /, 'oversized headers: 431')
   await expectDenied(t, h, ['GET', '/servers/getVersion', [...auth(key), 'content-length', '5'], 'hello'], 400, 'malformed_request')
 
   const before = upstreamCount(h)

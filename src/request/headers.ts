@@ -2,8 +2,13 @@ import { deny, type Denial } from '../errors.js'
 
 /** What the decision needs from the request headers, read once from `rawHeaders`. */
 export interface HeaderFacts {
-  /** The first header name containing `_`, which PHP would merge with its `-` spelling. */
-  readonly underscoreName: string | undefined
+  /**
+   * The first header name with a character other than a letter, digit or `-`. The web
+   * server hands headers to PHP as `HTTP_*` variables, where `_` (and, under Apache, any
+   * other such character) reads like `-`: `X_MISP_AUTH` and `X.MISP.AUTH` would be
+   * `X-MISP-AUTH` to MISP.
+   */
+  readonly oddHeaderName: string | undefined
   /** Every `Authorization` and `X-MISP-AUTH` line, in order. */
   readonly keyLines: readonly string[]
   /** The first method-override header name seen. */
@@ -15,6 +20,8 @@ export interface HeaderFacts {
   readonly hasBody: boolean
 }
 
+const HEADER_NAME = /^[a-z0-9-]+$/
+
 const METHOD_OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override'])
 
 /** A MISP API key: 40 characters of [A-Za-z0-9], as MISP generates and accepts them. */
@@ -23,7 +30,7 @@ const MISP_KEY = /^[A-Za-z0-9]{40}$/
 const KNOWN_SCHEMES = new Set(['basic', 'bearer', 'digest', 'token', 'apikey', 'negotiate', 'hoba', 'mutual'])
 
 export function scanHeaders (rawHeaders: readonly string[]): HeaderFacts {
-  let underscoreName: string | undefined
+  let oddHeaderName: string | undefined
   let methodOverride: string | undefined
   let contentType: string | undefined
   let hasBody = false
@@ -33,7 +40,7 @@ export function scanHeaders (rawHeaders: readonly string[]): HeaderFacts {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] as string).toLowerCase()
     const value = rawHeaders[i + 1] as string
-    if (underscoreName === undefined && name.includes('_')) underscoreName = name
+    if (oddHeaderName === undefined && !HEADER_NAME.test(name)) oddHeaderName = name
     if (name === 'authorization' || name === 'x-misp-auth') {
       keyLines.push(value)
     } else if (name === 'x-forwarded-for') {
@@ -47,7 +54,7 @@ export function scanHeaders (rawHeaders: readonly string[]): HeaderFacts {
     }
   }
 
-  return { underscoreName, keyLines, methodOverride, forwardedFor, contentType, hasBody }
+  return { oddHeaderName, keyLines, methodOverride, forwardedFor, contentType, hasBody }
 }
 
 /**
