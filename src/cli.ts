@@ -2,9 +2,13 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from './config.js'
 import { demoInstructions, demoListenAddresses, startDemo } from './commands/demo.js'
+import { processIo } from './commands/command-io.js'
 import { hashFromStdin } from './commands/hash.js'
+import { runKeys } from './commands/keys.js'
+import { runPolicyCheck } from './commands/policy-check.js'
 import { closeOnSignals, resolveServeSettings, startProxy } from './commands/serve.js'
 import { PolicyLoadError } from './policy/load.js'
+import { PolicyWriteError } from './policy/write-error.js'
 import { USAGE_HELP, USAGE_OPTIONS } from './usage/settings.js'
 
 const USAGE = `Usage: misp-keygate COMMAND [options]
@@ -22,6 +26,21 @@ Commands:
                                      chunks of its answer (KEYGATE_UPSTREAM_TIMEOUT, default 300)
 ${USAGE_HELP.trimEnd()}
   hash      Read one key on stdin and print its sha256: digest for the policy.
+  keys      Change the policy file in place (comments kept, under a lock); every
+            subcommand takes --policy FILE (KEYGATE_POLICY, default config/policy.yaml).
+    keys create --id ID --owner TEXT --purpose TEXT --allow-ip CIDR... --upstream-key env:NAME|file:PATH
+                [--ttl 30d | --expires TIME | --no-expiry] [--read-write] [--profile NAME] [--label NAME=VALUE]...
+              Generate a key, add its digest, print the key once on stdout. Default: read-only, 30-day TTL.
+    keys import --id ID ... (as create, without --upstream-key)
+              Register an existing MISP key, read on stdin, for pass-through.
+    keys rotate ID [--overlap 24h] [--new-id NEW] [--ttl 30d | --expires TIME | --no-expiry]
+              Add a successor with the same settings (replaces: ID) and expire ID after the overlap.
+    keys revoke ID --reason TEXT
+              Mark the key revoked; the entry stays as a record.
+    keys list [--format table|json]
+              Id, owner, state, expiry, read-only, profile and addresses of every key.
+  policy check [FILE] [--max-lifetime 90d] [--usage-db PATH] [--unused-days 30] [--strict] [--format text|json]
+            Validate the policy (exit 2 on errors), then warn about hygiene (exit 1 with --strict).
   demo      Run the proxy in front of a built-in MISP stand-in with three demo keys.
               --listen HOST:PORT (default 127.0.0.1:8080), --admin-listen HOST:PORT (default 127.0.0.1:9464)
   start     serve when MISP_URL is set, demo otherwise (what npm start runs).
@@ -37,6 +56,8 @@ const COMMANDS: Record<string, Command> = {
   demo: runDemo,
   start: async (args) => process.env.MISP_URL !== undefined && process.env.MISP_URL !== '' ? runServe(args) : runDemo(args),
   standin: runStandin,
+  keys: async (args) => await runKeys(args, processIo()),
+  policy: runPolicy,
   help: async () => { process.stdout.write(USAGE); return 0 }
 }
 
@@ -57,6 +78,12 @@ async function runServe (args: string[]): Promise<number> {
   const running = await startProxy(await resolveServeSettings(values, process.env))
   closeOnSignals(running)
   return -1
+}
+
+async function runPolicy (args: string[]): Promise<number> {
+  const [name, ...rest] = args
+  if (name !== 'check') throw new UsageError(`Unknown subcommand "policy ${name ?? ''}". Use: misp-keygate policy check [FILE]`)
+  return await runPolicyCheck(rest, processIo())
 }
 
 async function runHash (args: string[]): Promise<number> {
@@ -98,6 +125,11 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError || err instanceof PolicyLoadError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
     process.stderr.write(`misp-keygate: ${(err as Error).message}\n`)
     process.exitCode = 2
+    return
+  }
+  if (err instanceof PolicyWriteError) {
+    process.stderr.write(`misp-keygate: ${err.message}\n`)
+    process.exitCode = 1
     return
   }
   process.stderr.write(`misp-keygate: ${(err as Error).stack ?? String(err)}\n`)

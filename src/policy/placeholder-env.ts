@@ -13,12 +13,14 @@ export function withPlaceholderEnv (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   })
 }
 
+const PLACEHOLDER_PREFIX = 'unset-environment-variable-'
+
 /** The placeholder that withPlaceholderEnv returns for an unset variable. */
 export function placeholderKey (name: string): string {
-  return `unset-environment-variable-${name}`
+  return PLACEHOLDER_PREFIX + name
 }
 
-/** Lists the variables among `names` that `env` does not set (or sets empty). */
-export function findUnsetVariables (names: Iterable<string>, env: NodeJS.ProcessEnv): string[] {
-  return [...new Set(names)].filter((name) => env[name] === undefined || env[name] === '')
+/** Returns the variable name of a placeholder key, or undefined for any other key. */
+export function unsetVariableName (key: string | undefined): string | undefined {
+  return key?.startsWith(PLACEHOLDER_PREFIX) === true ? key.slice(PLACEHOLDER_PREFIX.length) : undefined
 }
