@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
-import httpProxy from '@fastify/http-proxy'
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
 import { auditSensitive, findSensitiveRoute } from './acl/audit.js'
 import { decide, type Decision } from './decide.js'
+import { checkFormBody, DEFAULT_FORM_BODY_LIMIT } from './request/form-body.js'
 import { DENIALS, deny, denialBody, type Denial, type DenialReason } from './errors.js'
 import { rewriteRequestHeaders, rewriteResponseHeaders } from './forward.js'
 import type { Metrics } from './metrics.js'
@@ -42,11 +43,14 @@ export interface ProxyOptions {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly usage: UsageRecorder
+  /** Largest URL-encoded form body, in bytes, read to check its fields; DEFAULT_FORM_BODY_LIMIT when unset. */
+  readonly formBodyLimit?: number
 }
 
 /** Per-request state, set by the onRequest hook. */
 interface RequestState {
-  readonly decision: Decision
+  /** Replaced by a denial when the form-body check stops a request the headers allowed. */
+  decision: Decision
   readonly time: number
   /** Body bytes of a streamed MISP response; the socket's own counter is slow to read. */
   streamedBytes: number | undefined
@@ -96,7 +100,14 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
   app.addHook('onResponse', async (request) => { if (closing) request.raw.socket.end() })
-  app.setErrorHandler(async (err, request, reply) => {
+  app.setErrorHandler(async (err: Error & { code?: string, statusCode?: number }, request, reply) => {
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      // Fastify could not read the request, such as a Content-Type it cannot parse.
+      const denial = deny('malformed_request', `The request could not be read (${err.code}). Check its Content-Type header and body.`)
+      if (request.keygate !== null) request.keygate.decision = { ...request.keygate.decision, denial }
+      request.log.info({ err_code: err.code }, 'request rejected while reading it')
+      return sendDenial(request, reply, denial)
+    }
     request.log.error({ err }, 'request failed inside the proxy')
     return sendDenial(request, reply, deny('internal_error', 'The proxy failed to handle the request; its log has the details under this request id.'))
   })
@@ -108,7 +119,7 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
     internalRewriteLocationHeader: false,
     // reply.from() without a source forwards req.url's path as received and its query
     // string byte for byte; the default handler would re-encode the query.
-    handler: (_request, reply, _dest, replyOptions) => reply.from(undefined, replyOptions),
+    handler: async (request, reply, _dest, replyOptions) => await forward(request, reply, replyOptions, options),
     replyOptions: {
       retryDelay: () => null, // never retry: MISP changes state on some GETs
       rewriteRequestHeaders: (request, headers) => rewriteRequestHeaders(headers, forwardContext(request as unknown as AnyRequest)),
@@ -186,8 +197,27 @@ function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, bod
   )
 }
 
+/** Checks a form body that MISP would read `_method` from, then forwards the request. */
+async function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: NonNullable<FastifyHttpProxyOptions['replyOptions']>, options: ProxyOptions): Promise<FastifyReply> {
+  const limit = options.formBodyLimit ?? DEFAULT_FORM_BODY_LIMIT
+  const form = await checkFormBody(request.raw, limit, (denial) => { stateOf(request).decision = { ...stateOf(request).decision, denial } })
+  if (form.kind === 'denied') {
+    stateOf(request).decision = { ...stateOf(request).decision, denial: form.denial }
+    return sendDenial(request, reply.header('connection', 'close'), form.denial)
+  }
+  if (form.kind === 'buffered') return reply.from(undefined, { ...replyOptions, body: form.body, contentType: form.contentType })
+  if (form.kind === 'scanned') request.body = form.stream
+  return reply.from(undefined, replyOptions)
+}
+
 function failUpstream (reply: FastifyReply, error: Error & { code?: string, statusCode?: number }, options: ProxyOptions): void {
   const request = reply.request
+  const bodyDenial = stateOf(request).decision.denial
+  if (bodyDenial !== undefined) {
+    // The form-body scanner stopped the body, which aborted the upstream request.
+    void sendDenial(request, reply.header('connection', 'close'), bodyDenial)
+    return
+  }
   const timedOut = error.statusCode === 504 || (error.code ?? '').includes('TIMEOUT')
   const reason: DenialReason = timedOut ? 'upstream_timeout' : 'upstream_unavailable'
   const cause = (error.cause as { code?: string } | undefined)?.code ?? error.code

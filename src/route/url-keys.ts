@@ -26,7 +26,23 @@ export function findKeyInUrl (rawTarget: string): string | undefined {
  * `_method`, `.method`, ` _method`, `%5fmethod`, `_method[]` and the like, any case.
  */
 export function hasMethodOverrideInQuery (rawTarget: string): boolean {
-  return fieldNames(splitTarget(rawTarget).query).includes(METHOD_FIELD)
+  const { query } = splitTarget(rawTarget)
+  return query !== undefined && hasMethodOverrideField(query)
+}
+
+/**
+ * True when URL-encoded form fields (a query string or an
+ * application/x-www-form-urlencoded body) hold a field PHP would read as `_method`.
+ * Fields are split on ';' as well as '&', because php.ini's arg_separator.input may
+ * list both.
+ */
+export function hasMethodOverrideField (fields: string): boolean {
+  return fields.split(/[&;]/).some((pair) => isMethodFieldName(pair.split('=', 1)[0] ?? ''))
+}
+
+/** True when PHP registers the raw field name as `_method` (compared in any case). */
+export function isMethodFieldName (rawName: string): boolean {
+  return phpFieldName(rawName).toLowerCase() === METHOD_FIELD
 }
 
 function isKeyNamedParameter (segment: string): boolean {

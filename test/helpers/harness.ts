@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { connect, type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -59,6 +60,8 @@ export interface HarnessOptions {
   readonly localAddress?: string
   /** PEM CA bundle the proxy trusts for MISP's certificate. */
   readonly upstreamCa?: string
+  /** Largest URL-encoded form body the proxy reads, in bytes. */
+  readonly formBodyLimit?: number
   /** The policy's `profiles`: rule lists by profile name. */
   readonly profiles?: Readonly<Record<string, readonly string[]>>
 }
@@ -97,7 +100,7 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
   const usage = new UsageMemory()
   const metrics = new Metrics()
   const proxy = await buildProxy({
-    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts
+    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts, formBodyLimit: options.formBodyLimit
   })
   await proxy.listen({ host: options.host ?? '127.0.0.1', port: 0 })
   const port = (proxy.server.address() as AddressInfo).port
@@ -151,7 +154,7 @@ export interface Sent {
 }
 
 /** Sends one request through the proxy; `headers` is a flat list so names may repeat. */
-export async function send (h: Harness, method: string, path: string, headers: string[] = [], body?: string | Buffer): Promise<Sent> {
+export async function send (h: Harness, method: string, path: string, headers: string[] = [], body?: string | Buffer | Readable): Promise<Sent> {
   const response = await h.client.request({ method: method as 'GET', path, headers, body })
   const text = await response.body.text()
   let parsed: Record<string, unknown> = {}
