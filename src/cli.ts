@@ -24,6 +24,8 @@ Commands:
               --upstream-ca FILE     PEM CA bundle for MISP's certificate (KEYGATE_UPSTREAM_CA)
               --upstream-timeout SECONDS  time MISP may take to start answering, and between
                                      chunks of its answer (KEYGATE_UPSTREAM_TIMEOUT, default 300)
+              --form-body-limit BYTES  largest URL-encoded form body read to check its fields;
+                                     larger ones get 413 (KEYGATE_FORM_BODY_LIMIT, default 1048576)
 ${USAGE_HELP.trimEnd()}
   hash      Read one key on stdin and print its sha256: digest for the policy.
   keys      Change the policy file in place (comments kept, under a lock); every
@@ -72,6 +74,7 @@ async function runServe (args: string[]): Promise<number> {
       'trusted-proxy': { type: 'string', multiple: true },
       'upstream-ca': { type: 'string' },
       'upstream-timeout': { type: 'string' },
+      'form-body-limit': { type: 'string' },
       ...USAGE_OPTIONS
     }
   })

@@ -21,6 +21,8 @@ export interface ServeSettings {
   readonly upstreamCa: Buffer | undefined
   /** Unset means DEFAULT_UPSTREAM_TIMEOUTS. */
   readonly upstreamTimeouts?: UpstreamTimeouts
+  /** Bytes; unset means DEFAULT_FORM_BODY_LIMIT. */
+  readonly formBodyLimit?: number
   /** Unset keeps usage records in memory only, for tests and the demo. */
   readonly usage?: UsageSettings
 }
@@ -29,6 +31,8 @@ export interface ServeSettings {
 export const DEFAULT_LISTEN = '[::]:8080'
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9464'
 export const DEFAULT_POLICY = 'config/policy.yaml'
+/** Upper bound of --form-body-limit: URL-encoded bodies are held in memory whole. */
+const MAX_FORM_BODY_LIMIT = 64 * 1024 * 1024 // 64 MiB
 
 export interface ServeFlags extends UsageFlags {
   policy?: string
@@ -38,6 +42,7 @@ export interface ServeFlags extends UsageFlags {
   'trusted-proxy'?: string[]
   'upstream-ca'?: string
   'upstream-timeout'?: string
+  'form-body-limit'?: string
 }
 
 /** Reads each flag, falling back to its environment variable and then its default. */
@@ -60,6 +65,7 @@ export async function resolveServeSettings (flags: ServeFlags, env: NodeJS.Proce
     trustedProxies: trusted.set,
     upstreamCa: caFile === undefined || caFile === '' ? undefined : await readCa(caFile),
     upstreamTimeouts: parseUpstreamTimeout(flags['upstream-timeout'] ?? env.KEYGATE_UPSTREAM_TIMEOUT),
+    formBodyLimit: parseFormBodyLimit(flags['form-body-limit'] ?? env.KEYGATE_FORM_BODY_LIMIT),
     usage: resolveUsageSettings(flags, env)
   }
 }
@@ -72,6 +78,15 @@ function parseUpstreamTimeout (text: string | undefined): UpstreamTimeouts | und
     throw new UsageError(`Upstream timeout "${text}" must be a whole number of seconds from 1 to 86400 (--upstream-timeout or KEYGATE_UPSTREAM_TIMEOUT).`)
   }
   return { ...DEFAULT_UPSTREAM_TIMEOUTS, headersMs: seconds * 1000, bodyMs: seconds * 1000 }
+}
+
+function parseFormBodyLimit (text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined
+  const bytes = Number(text)
+  if (!/^\d+$/.test(text) || bytes < 1 || bytes > MAX_FORM_BODY_LIMIT) {
+    throw new UsageError(`Form body limit "${text}" must be a whole number of bytes from 1 to ${MAX_FORM_BODY_LIMIT} (--form-body-limit or KEYGATE_FORM_BODY_LIMIT).`)
+  }
+  return bytes
 }
 
 async function readCa (file: string): Promise<Buffer> {
@@ -104,6 +119,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
     upstream: settings.upstream,
     upstreamCa: settings.upstreamCa,
     upstreamTimeouts: settings.upstreamTimeouts,
+    formBodyLimit: settings.formBodyLimit,
     trustedProxies: settings.trustedProxies,
     policies,
     logger,
