@@ -74,9 +74,12 @@ export class BatchWriter {
     this.#insertRevocation = db.prepare<Params>(INSERT_REVOCATION)
   }
 
-  /** Writes the whole batch or, when it throws, nothing. */
+  /**
+   * Writes the whole batch or, when it throws, nothing. BEGIN IMMEDIATE takes the write
+   * lock first, so a lock held elsewhere makes it wait up to the busy timeout.
+   */
   write (batch: Batch): FlushResult {
-    return this.#db.transaction(() => this.#writeAll(batch))()
+    return this.#db.transaction(() => this.#writeAll(batch)).immediate()
   }
 
   #writeAll (batch: Batch): FlushResult {
