@@ -2,6 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
 import type { PolicyStore } from './policy/store.js'
+import type { PolicyReloader } from './reload.js'
+import { registerReloadRoute, reloadStateJson } from './reload-routes.js'
 import { registerUsageRoutes, type UsageSource } from './usage/admin-routes.js'
 
 export interface AdminOptions {
@@ -9,6 +11,8 @@ export interface AdminOptions {
   readonly policies: PolicyStore
   readonly usage: UsageSource
   readonly logger: Logger
+  /** Serves POST /reload and the stale state in /readyz when given. */
+  readonly reloader?: Pick<PolicyReloader, 'reload' | 'state'>
   /** False while the proxy is draining for shutdown. */
   readonly isServing: () => boolean
 }
@@ -27,9 +31,12 @@ export async function buildAdmin (options: AdminOptions): Promise<FastifyInstanc
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const policy = options.policies.current
-    const body = { status: options.isServing() ? 'ready' : 'draining', policy: { file: policy.file, keys: policy.keys.length, generation: options.policies.generation } }
+    // A stale policy keeps the status ready (200): the proxy serves the last good policy.
+    const reload = options.reloader === undefined ? {} : reloadStateJson(options.reloader.state)
+    const body = { status: options.isServing() ? 'ready' : 'draining', policy: { file: policy.file, keys: policy.keys.length, generation: options.policies.generation, ...reload } }
     return reply.code(options.isServing() ? 200 : 503).send(body)
   })
   registerUsageRoutes(app, options.policies, options.usage)
+  if (options.reloader !== undefined) registerReloadRoute(app, options.reloader)
   return app
 }

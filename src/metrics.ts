@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client'
+import { ReloadMetrics } from './policy/reload-metrics.js'
 import { UsageMetrics } from './usage/metrics.js'
 
 /**
@@ -52,4 +53,6 @@ export class Metrics {
 
   /** Key expiry, last use and source addresses, unknown-key attempts, and the usage store. */
   readonly usage = new UsageMetrics(this.registry)
+
+  readonly reload = new ReloadMetrics(this.registry)
 }

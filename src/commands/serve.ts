@@ -8,6 +8,7 @@ import { Metrics } from '../metrics.js'
 import { AddressSet } from '../net/address.js'
 import { loadPolicy } from '../policy/load.js'
 import { PolicyStore } from '../policy/store.js'
+import { PolicyReloader } from '../reload.js'
 import { buildProxy, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from '../server.js'
 import { openUsageStore, resolveUsageSettings, type UsageFlags, type UsageSettings } from '../usage/settings.js'
 import type { UsageStore } from '../usage/store.js'
@@ -102,6 +103,8 @@ export interface RunningProxy {
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance
   readonly policies: PolicyStore
+  /** Reloads the policy file on a change, on SIGHUP (see closeOnSignals) and on POST /reload. */
+  readonly reloader: PolicyReloader
   readonly usage: UsageStore
   readonly logger: Logger
   /** Stops accepting requests, lets those in flight finish, closes both listeners, then writes pending usage. */
@@ -113,6 +116,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
   const policies = new PolicyStore(policy)
   const metrics = new Metrics()
   const usage = await openUsageStore(settings.usage, { policies, metrics, logger })
+  const reloader = new PolicyReloader({ file: settings.policyFile, store: policies, logger, metrics: metrics.reload })
   let serving = true
 
   const proxy = await buildProxy({
@@ -126,22 +130,25 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
     metrics,
     usage
   })
-  const admin = await buildAdmin({ metrics, policies, usage, logger, isServing: () => serving })
+  const admin = await buildAdmin({ metrics, policies, usage, logger, reloader, isServing: () => serving })
   await listen(proxy, settings.listen).then(async () => { await listen(admin, settings.adminListen) }).catch(async (err: unknown) => {
     await proxy.close()
     await usage.close()
     throw err
   })
+  await reloader.watch()
   logger.info({ listen: proxy.addresses(), admin: admin.addresses(), upstream: settings.upstream.origin, policy: policy.file, keys: policy.keys.length }, 'misp-keygate started')
 
   return {
     proxy,
     admin,
     policies,
+    reloader,
     usage,
     logger,
     close: async () => {
       serving = false
+      reloader.close()
       await proxy.close()
       await admin.close()
       await usage.close()
@@ -166,8 +173,9 @@ async function listen (app: FastifyInstance, address: ListenAddress): Promise<vo
   }
 }
 
-/** Drains on SIGTERM or SIGINT: requests in flight finish, then the process exits. */
+/** Drains on SIGTERM or SIGINT: requests in flight finish, then the process exits. Reloads the policy on SIGHUP. */
 export function closeOnSignals (running: RunningProxy): void {
+  process.on('SIGHUP', () => { void running.reloader.reload('signal') })
   let closing = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (closing) return

@@ -47,6 +47,8 @@ export interface Harness {
   readonly metrics: Metrics
   readonly proxy: FastifyInstance
   readonly policies: PolicyStore
+  /** The policy file the harness wrote, in a directory of the test's own. */
+  readonly policyFile: string
 }
 
 export interface HarnessOptions {
@@ -114,7 +116,7 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
     const leaks = linesHoldingKeys(logs, [...Object.values(keys), upstreamKey])
     if (leaks > 0) throw new Error(`${leaks} of ${logs.length} log lines hold key material`)
   })
-  return { proxyUrl, standin, client, logs, keys, upstreamKey, clock, usage, metrics, proxy, policies }
+  return { proxyUrl, standin, client, logs, keys, upstreamKey, clock, usage, metrics, proxy, policies, policyFile }
 }
 
 function policyYaml (specs: readonly TestKeySpec[], keys: Record<string, string>): string {

@@ -1,0 +1,109 @@
+import { Worker } from 'node:worker_threads'
+import { compileProfile, type Profile } from '../acl/profile.js'
+import type { LoadOptions } from './load.js'
+import type { ProfileText, WorkerInput, WorkerMessage } from './load-protocol.js'
+import { PolicyLoadError } from './problems.js'
+import { decodeTransfer } from './transfer.js'
+import type { KeyEntry, Policy } from './types.js'
+
+/** Keys per message from the worker; rebuilding one message takes a few milliseconds. */
+export const DEFAULT_CHUNK_SIZE = 1000
+
+// Under the test runner this module is TypeScript source, and the worker must be too.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url)
+
+/**
+ * Loads a policy file like loadPolicy, but reads, parses and validates it on a worker
+ * thread. The main thread only rebuilds the result, one chunk of keys per message, so
+ * requests keep being served while a large policy loads. Throws PolicyLoadError as
+ * loadPolicy does.
+ */
+export async function loadInWorker (file: string, options: LoadOptions, chunkSize = DEFAULT_CHUNK_SIZE): Promise<Policy> {
+  const input: WorkerInput = { file, now: options.now, env: { ...options.env }, chunkSize }
+  const worker = new Worker(WORKER_URL, { workerData: input })
+  const assembly = new PolicyAssembly(file)
+  try {
+    return await new Promise<Policy>((resolve, reject) => {
+      // Node delivers every queued message in one turn of the event loop, so each is
+      // rebuilt in a turn of its own, letting requests run in between.
+      const queue: WorkerMessage[] = []
+      const next = (): void => {
+        const message = queue.shift()
+        if (message === undefined) return
+        try {
+          const policy = assembly.add(message)
+          if (policy !== undefined) resolve(policy)
+        } catch (error) {
+          reject(error)
+        }
+        if (queue.length > 0) setImmediate(next)
+      }
+      let ended = false
+      worker.on('message', (message: WorkerMessage) => {
+        ended ||= message.type === 'done' || message.type === 'rejected' || message.type === 'failed'
+        queue.push(message)
+        if (queue.length === 1) setImmediate(next)
+      })
+      worker.once('error', reject)
+      worker.once('exit', (code) => { if (!ended) reject(new Error(`the policy load worker exited with code ${code} before it finished`)) })
+    })
+  } finally {
+    await worker.terminate()
+  }
+}
+
+/** Rebuilds a policy from the worker's messages. */
+class PolicyAssembly {
+  readonly #file: string
+  readonly #keys: KeyEntry[] = []
+  #rest: Record<string, unknown> | undefined
+  #profiles = new Map<string, Profile>()
+  #keyCount = 0
+  #digestCount = 0
+
+  constructor (file: string) {
+    this.#file = file
+  }
+
+  /** Takes one message; returns the policy once it is complete. */
+  add (message: WorkerMessage): Policy | undefined {
+    switch (message.type) {
+      case 'header':
+        this.#rest = decodeTransfer(message.rest) as Record<string, unknown>
+        this.#profiles = compileProfiles(message.profiles)
+        this.#keyCount = message.keyCount
+        this.#digestCount = message.digestCount
+        return undefined
+      case 'keys':
+        for (const key of message.keys) this.#keys.push(decodeTransfer(key) as KeyEntry)
+        return undefined
+      case 'done':
+        return this.#build()
+      case 'rejected':
+        throw new PolicyLoadError(this.#file, message.problems)
+      case 'failed':
+        throw new Error(`the policy load worker failed: ${message.message}`)
+    }
+  }
+
+  // Mirrors buildPolicy in load.ts: the digest map is rebuilt here rather than sent twice.
+  #build (): Policy {
+    const byDigest = new Map<string, KeyEntry>()
+    for (const key of this.#keys) byDigest.set(key.hash, key)
+    if (this.#rest === undefined || this.#keys.length !== this.#keyCount || byDigest.size !== this.#digestCount) {
+      throw new Error(`the policy load worker sent ${this.#keys.length} of ${this.#keyCount} keys and ${byDigest.size} of ${this.#digestCount} digests`)
+    }
+    return Object.freeze({ ...this.#rest, keys: Object.freeze(this.#keys), byDigest, profiles: this.#profiles }) as unknown as Policy
+  }
+}
+
+function compileProfiles (texts: readonly ProfileText[]): Map<string, Profile> {
+  const profiles = new Map<string, Profile>()
+  for (const text of texts) {
+    const compiled = compileProfile(text.name, text.rules, text.builtIn)
+    // The rules compiled once on the worker thread, with the same code.
+    if (!compiled.ok) throw new Error(`profile ${text.name} no longer compiles: ${compiled.problems[0]?.message ?? ''}`)
+    profiles.set(text.name, compiled.profile)
+  }
+  return profiles
+}

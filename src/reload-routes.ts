@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import type { PolicyReloader, ReloadState } from './reload.js'
+
+/**
+ * Adds `POST /reload` to the admin listener: reloads the policy file now and answers 200
+ * with the changes, or 422 with the problems when the file does not load (the policy in
+ * force stays).
+ */
+export function registerReloadRoute (app: FastifyInstance, reloader: Pick<PolicyReloader, 'reload'>): void {
+  app.post('/reload', async (_request, reply) => {
+    const result = await reloader.reload('admin')
+    if (result.status === 'applied') return { status: 'applied', generation: result.generation, ...result.changes }
+    return reply.code(422).send({
+      status: 'rejected',
+      generation: result.generation,
+      error: result.error,
+      problems: result.problems.map((problem) => problem.message)
+    })
+  })
+}
+
+/** The reload fields of /readyz: whether the policy in force is older than a file that failed to load. */
+export function reloadStateJson (state: ReloadState): Record<string, unknown> {
+  return {
+    loaded_at: new Date(state.loadedAt).toISOString(),
+    stale: state.stale,
+    ...(state.stale ? { error: state.error, failed_at: new Date(state.failedAt ?? 0).toISOString() } : {})
+  }
+}
