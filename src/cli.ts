@@ -6,6 +6,7 @@ import { processIo } from './commands/command-io.js'
 import { hashFromStdin } from './commands/hash.js'
 import { runKeys } from './commands/keys.js'
 import { runPolicyCheck } from './commands/policy-check.js'
+import { REVIEW_HELP, runReview } from './commands/review.js'
 import { closeOnSignals, resolveServeSettings, startProxy } from './commands/serve.js'
 import { PolicyLoadError } from './policy/load.js'
 import { PolicyWriteError } from './policy/write-error.js'
@@ -43,6 +44,7 @@ ${USAGE_HELP.trimEnd()}
               Id, owner, state, expiry, read-only, profile and addresses of every key.
   policy check [FILE] [--max-lifetime 90d] [--usage-db PATH] [--unused-days 30] [--strict] [--format text|json]
             Validate the policy (exit 2 on errors), then warn about hygiene (exit 1 with --strict).
+${REVIEW_HELP.trimEnd()}
   demo      Run the proxy in front of a built-in MISP stand-in with three demo keys.
               --listen HOST:PORT (default 127.0.0.1:8080), --admin-listen HOST:PORT (default 127.0.0.1:9464)
   start     serve when MISP_URL is set, demo otherwise (what npm start runs).
@@ -60,6 +62,7 @@ const COMMANDS: Record<string, Command> = {
   standin: runStandin,
   keys: async (args) => await runKeys(args, processIo()),
   policy: runPolicy,
+  review: async (args) => await runReview(args, processIo()),
   help: async () => { process.stdout.write(USAGE); return 0 }
 }
 

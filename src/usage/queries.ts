@@ -71,17 +71,18 @@ export class UsageQueries {
   }
 
   events (query: EventQuery): EventRecord[] {
-    const where: string[] = []
-    const values: Array<string | number> = []
-    if (query.keyId !== undefined) { where.push('key_id = ?'); values.push(query.keyId) }
-    if (query.since !== undefined) { where.push('time >= ?'); values.push(query.since) }
-    if (query.until !== undefined) { where.push('time < ?'); values.push(query.until) }
-    if (query.types !== undefined) { where.push(`type IN (${query.types.map(() => '?').join(', ')})`); values.push(...query.types) }
+    const { where, values } = eventFilter(query)
+    const order = query.newestFirst === true ? 'DESC' : 'ASC'
     const sql = `SELECT time, type, key_id, address, method, route, status, request_id, outcome, reason, category FROM events
-      ${where.length === 0 ? '' : 'WHERE ' + where.join(' AND ')}
-      ORDER BY time ${query.newestFirst === true ? 'DESC' : 'ASC'}, id ${query.newestFirst === true ? 'DESC' : 'ASC'}
-      ${query.limit === undefined ? '' : `LIMIT ${Math.trunc(query.limit)}`}`
+      ${where} ORDER BY time ${order}, id ${order} ${query.limit === undefined ? '' : `LIMIT ${Math.trunc(query.limit)}`}`
     return (this.#db.prepare(sql).all(...values) as EventRow[]).map(eventRecord)
+  }
+
+  /** Counts the events that match, by reason (null for events without one). */
+  countEventsByReason (query: EventQuery): Map<string | null, number> {
+    const { where, values } = eventFilter(query)
+    const rows = this.#db.prepare(`SELECT reason, count(*) AS count FROM events ${where} GROUP BY reason`).all(...values) as Array<{ reason: string | null, count: number }>
+    return new Map(rows.map((row) => [row.reason, row.count]))
   }
 
   /** When the database was created: how far back its records can reach. */
@@ -91,6 +92,16 @@ export class UsageQueries {
 }
 
 export const HOUR_MS = 3_600_000
+
+function eventFilter (query: EventQuery): { where: string, values: Array<string | number> } {
+  const conditions: string[] = []
+  const values: Array<string | number> = []
+  if (query.keyId !== undefined) { conditions.push('key_id = ?'); values.push(query.keyId) }
+  if (query.since !== undefined) { conditions.push('time >= ?'); values.push(query.since) }
+  if (query.until !== undefined) { conditions.push('time < ?'); values.push(query.until) }
+  if (query.types !== undefined) { conditions.push(`type IN (${query.types.map(() => '?').join(', ')})`); values.push(...query.types) }
+  return { where: conditions.length === 0 ? '' : 'WHERE ' + conditions.join(' AND '), values }
+}
 
 function keyRecord (row: KeyRow): KeyUsageRecord {
   return {
