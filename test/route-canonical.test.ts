@@ -285,10 +285,12 @@ t.test('hasMethodOverrideInQuery reads names as PHP does', async (t) => {
   const yes = ['/x?_method=PUT', '/x?.method=PUT', '/x?%20_method=PUT', '/x?+_method=PUT',
     '/x?%5fmethod=PUT', '/x?%5Fmethod=PUT', '/x?_method[]=PUT', '/x?_method[a]=PUT',
     '/x?a=1&_method=PUT', '/x?_METHOD=PUT', '/x?%2emethod=PUT', '/x?_method', '/x?_method%00x=1',
-    '/x? .method=PUT']
+    '/x? .method=PUT',
+    // ';' separates fields when php.ini's arg_separator.input lists it.
+    '/x?a;_method=1']
   for (const target of yes) t.ok(hasMethodOverrideInQuery(target), target)
 
   const no = ['/x', '/x?method=PUT', '/x?__method=PUT', '/x?a=_method', '/x?_method_=1',
-    '/x?_method[=1', '/_method?a=1', '/x?x_method=1', '/x?a;_method=1']
+    '/x?_method[=1', '/_method?a=1', '/x?x_method=1']
   for (const target of no) t.notOk(hasMethodOverrideInQuery(target), target)
 })
