@@ -1,5 +1,5 @@
-// Measures the per-request profile match and sensitive check, and the multipart scanner's
-// throughput. Run: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs bench/acl.ts
+// Measures the per-request profile match and the multipart scanner's throughput.
+// Run: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs bench/acl.ts
 import { cpus } from 'node:os'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'

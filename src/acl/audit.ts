@@ -9,7 +9,7 @@ export interface SensitiveRoute {
   readonly category: SensitiveCategory
 }
 
-/** One sensitive request as the audit line and counter record it. Never holds key material. */
+/** One sensitive request as the audit line and counter record it. Never contains key material. */
 export interface SensitiveEvent extends SensitiveRoute {
   readonly keyId: string
   readonly client: string | undefined

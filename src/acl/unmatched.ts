@@ -8,7 +8,7 @@ export interface RuleWarning {
   /** Position of the rule in the profile's `rules` list. */
   readonly index: number
   readonly rule: string
-  /** Names the profile, quotes the rule and says what to check. */
+  /** Names the profile, quotes the rule and tells what to check. */
   readonly message: string
 }
 
