@@ -6,6 +6,7 @@ import { processIo } from './commands/command-io.js'
 import { hashFromStdin } from './commands/hash.js'
 import { runKeys } from './commands/keys.js'
 import { runPolicyCheck } from './commands/policy-check.js'
+import { INCIDENT_HELP, runIncident } from './commands/incident.js'
 import { REVIEW_HELP, runReview } from './commands/review.js'
 import { closeOnSignals, resolveServeSettings, startProxy } from './commands/serve.js'
 import { PolicyLoadError } from './policy/load.js'
@@ -45,6 +46,7 @@ ${USAGE_HELP.trimEnd()}
   policy check [FILE] [--max-lifetime 90d] [--usage-db PATH] [--unused-days 30] [--strict] [--format text|json]
             Validate the policy (exit 2 on errors), then warn about hygiene (exit 1 with --strict).
 ${REVIEW_HELP.trimEnd()}
+${INCIDENT_HELP.trimEnd()}
   demo      Run the proxy in front of a built-in MISP stand-in with three demo keys.
               --listen HOST:PORT (default 127.0.0.1:8080), --admin-listen HOST:PORT (default 127.0.0.1:9464)
   start     serve when MISP_URL is set, demo otherwise (what npm start runs).
@@ -63,6 +65,7 @@ const COMMANDS: Record<string, Command> = {
   keys: async (args) => await runKeys(args, processIo()),
   policy: runPolicy,
   review: async (args) => await runReview(args, processIo()),
+  incident: async (args) => await runIncident(args, processIo()),
   help: async () => { process.stdout.write(USAGE); return 0 }
 }
 
