@@ -234,3 +234,19 @@ t.test('encodeForTransfer round-trips a loaded policy', async (t) => {
   t.throws(() => encodeForTransfer({ when: new Date(0) }), /policy\.when is a Date/, 'an unknown class is named')
   t.throws(() => encodeForTransfer(policy.profiles), /is a function/, 'functions are refused')
 })
+
+t.test('the worker thread reports problems like the loader', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'first' }] })
+  const { reloader } = startReloader(t, h, { workerThresholdBytes: 0 })
+  const good = await readFile(h.policyFile, 'utf8')
+  await writeFile(h.policyFile, good.replace('owner: tests@example.org', 'owner: ""'))
+  const result = await reloader.reload('admin')
+  t.equal(result.status, 'rejected', 'rejected')
+  t.match(result.status === 'rejected' ? result.problems[0]?.message : '', /key "first" \(keys\[0\]\), field "owner"/, 'names key and field')
+  t.equal(h.policies.generation, 1, 'nothing applied')
+
+  await writeFile(h.policyFile, good.replace('read_only: true', 'read_only: false'))
+  const applied = await reloader.reload('admin')
+  t.same(applied.status === 'applied' ? applied.changes.changed : undefined, ['first'], 'a changed key is named')
+  t.equal(h.policies.current.keys[0]?.readOnly, false, 'the new policy is in force')
+})

@@ -24,25 +24,20 @@ export async function loadInWorker (file: string, options: LoadOptions, chunkSiz
   const assembly = new PolicyAssembly(file)
   try {
     return await new Promise<Policy>((resolve, reject) => {
-      // Node delivers every queued message in one turn of the event loop, so each is
-      // rebuilt in a turn of its own, letting requests run in between.
-      const queue: WorkerMessage[] = []
-      const next = (): void => {
-        const message = queue.shift()
-        if (message === undefined) return
-        try {
-          const policy = assembly.add(message)
-          if (policy !== undefined) resolve(policy)
-        } catch (error) {
-          reject(error)
-        }
-        if (queue.length > 0) setImmediate(next)
-      }
       let ended = false
       worker.on('message', (message: WorkerMessage) => {
         ended ||= message.type === 'done' || message.type === 'rejected' || message.type === 'failed'
-        queue.push(message)
-        if (queue.length === 1) setImmediate(next)
+        // Rebuilt in a turn of its own, so requests run in between. The worker sends the
+        // next message when told, because Node decodes all queued messages in one turn.
+        setImmediate(() => {
+          try {
+            const policy = assembly.add(message)
+            if (policy === undefined) worker.postMessage('next')
+            else resolve(policy)
+          } catch (error) {
+            reject(error)
+          }
+        })
       })
       worker.once('error', reject)
       worker.once('exit', (code) => { if (!ended) reject(new Error(`the policy load worker exited with code ${code} before it finished`)) })
@@ -56,6 +51,7 @@ export async function loadInWorker (file: string, options: LoadOptions, chunkSiz
 class PolicyAssembly {
   readonly #file: string
   readonly #keys: KeyEntry[] = []
+  readonly #byDigest = new Map<string, KeyEntry>()
   #rest: Record<string, unknown> | undefined
   #profiles = new Map<string, Profile>()
   #keyCount = 0
@@ -75,7 +71,11 @@ class PolicyAssembly {
         this.#digestCount = message.digestCount
         return undefined
       case 'keys':
-        for (const key of message.keys) this.#keys.push(decodeTransfer(key) as KeyEntry)
+        for (const encoded of message.keys) {
+          const key = decodeTransfer(encoded) as KeyEntry
+          this.#keys.push(key)
+          this.#byDigest.set(key.hash, key)
+        }
         return undefined
       case 'done':
         return this.#build()
@@ -88,8 +88,7 @@ class PolicyAssembly {
 
   // Mirrors buildPolicy in load.ts: the digest map is rebuilt here rather than sent twice.
   #build (): Policy {
-    const byDigest = new Map<string, KeyEntry>()
-    for (const key of this.#keys) byDigest.set(key.hash, key)
+    const byDigest = this.#byDigest
     if (this.#rest === undefined || this.#keys.length !== this.#keyCount || byDigest.size !== this.#digestCount) {
       throw new Error(`the policy load worker sent ${this.#keys.length} of ${this.#keyCount} keys and ${byDigest.size} of ${this.#digestCount} digests`)
     }
