@@ -1,11 +1,13 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { isMethodFieldName } from '../route/url-keys.js'
 
-// Scans a multipart/form-data body the way PHP 8's rfc1867 parser (main/rfc1867.c) splits
-// it, and stops at the first part whose name PHP would register as `_method`:
+// Scans a multipart/form-data body the way PHP's rfc1867 parser (main/rfc1867.c, read in
+// its PHP 5 and PHP 7 forms) splits it, and stops at the first part whose name PHP would
+// register as `_method`:
 // - Lines end at LF, and a CR before the LF is dropped.
-// - A part starts at any line that begins with "--" + boundary (a prefix match, so the
-//   closing delimiter and anything after it start a part too).
+// - PHP ends a part's contents at any LF followed by "--" + boundary, then skips lines
+//   until one equals "--" + boundary, even past the closing delimiter. The scanner starts
+//   a part at every line that begins with "--" + boundary, which covers both.
 // - Header lines run to the first empty line. A line that starts with white space or has
 //   no ':' is appended to the previous header's value with no separator.
 // - PHP splits lines longer than its 5120-byte buffer, so the scanner rejects long lines
