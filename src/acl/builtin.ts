@@ -57,7 +57,7 @@ const INGEST = [
 ]
 
 // The requests a MISP server sends to another while it pulls from it, read from
-// app/Lib/Tools/ServerSyncTool.php and app/Model/Server.php of MISP/MISP (2.5 line):
+// app/Lib/Tools/ServerSyncTool.php (MISP/MISP commit 044c27ea) and app/Model/Server.php:
 // the event index with filters, events one by one, proposals, galaxy clusters,
 // sightings and analyst data, plus the connection test.
 const SYNC_PULL = [
