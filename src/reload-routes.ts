@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import type { PolicyReloader, ReloadState } from './reload.js'
 
 /**
- * Adds `POST /reload` to the admin listener: reloads the policy file now and answers 200
- * with the changes, or 422 with the problems when the file does not load (the policy in
- * force stays).
+ * Adds `POST /reload` to the admin listener. It reloads the policy file now and responds
+ * 200 with the changes, or 422 with the problems when the file does not load, in which
+ * case the policy in force stays.
  */
 export function registerReloadRoute (app: FastifyInstance, reloader: Pick<PolicyReloader, 'reload'>): void {
   app.post('/reload', async (_request, reply) => {
@@ -19,7 +19,7 @@ export function registerReloadRoute (app: FastifyInstance, reloader: Pick<Policy
   })
 }
 
-/** The reload fields of /readyz: whether the policy in force is older than a file that failed to load. */
+/** Returns the reload fields of /readyz, which say whether the policy in force is older than a file that failed to load. */
 export function reloadStateJson (state: ReloadState): Record<string, unknown> {
   return {
     loaded_at: new Date(state.loadedAt).toISOString(),

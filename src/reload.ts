@@ -86,7 +86,8 @@ export class PolicyReloader {
    * Watches the policy file's directory, not the file: editors and the policy writer
    * replace the file by renaming another over it, which ends a watch on the file itself.
    * Every event in the directory counts, so a swapped symbolic link (as Kubernetes
-   * updates a mounted ConfigMap) is seen too; stat then skips events that left the file as it was.
+   * updates a mounted ConfigMap) is seen too. A stat of the file then skips events that
+   * left it as it was.
    */
   async watch (): Promise<void> {
     this.#lastSignature = await fileSignature(this.#options.file)

@@ -44,10 +44,10 @@ async function generation (adminPort: number): Promise<number> {
   return ((await response.body.json()) as { policy: { generation: number } }).policy.generation
 }
 
-async function waitForGeneration (adminPort: number, wanted: number): Promise<void> {
+async function waitForGeneration (adminPort: number, expected: number): Promise<void> {
   const deadline = Date.now() + 10_000
-  while (await generation(adminPort) < wanted) {
-    if (Date.now() > deadline) throw new Error(`the proxy did not reach policy generation ${wanted}`)
+  while (await generation(adminPort) < expected) {
+    if (Date.now() > deadline) throw new Error(`the proxy did not reach policy generation ${expected}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }

@@ -11,7 +11,7 @@ const DAY = 86_400_000
 
 interface Warning { key_id: string | null, check: string, message: string }
 
-/** A key that passes every check; `fields` replace or add YAML lines. */
+/** Writes a key that passes every check; `fields` replace or add YAML lines. */
 function key (id: string, fields: Record<string, string | undefined> = {}): string {
   const lines = Object.entries({
     id,

@@ -17,7 +17,7 @@ import { NOW, startHarness, type Harness } from './helpers/harness.js'
 
 interface LogLine { readonly at: number, readonly msg: string, readonly [field: string]: unknown }
 
-/** A reloader over the harness's store, with a logger whose lines carry the time they were written. */
+/** Starts a reloader over the harness's store, with a logger whose lines carry the time they were written. */
 function startReloader (t: { teardown: (fn: () => void) => void }, h: Harness, options: { workerThresholdBytes?: number, file?: string } = {}): { reloader: PolicyReloader, lines: LogLine[] } {
   const lines: LogLine[] = []
   const logger = createLogger({ write: (line: string) => { lines.push({ ...JSON.parse(line) as Record<string, unknown>, at: performance.now() } as LogLine) } } as unknown as pino.DestinationStream, 'info')

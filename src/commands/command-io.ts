@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
 import { DEFAULT_POLICY } from './serve.js'
 
-/** What a command reads and writes besides its arguments, so tests can run it in-process. */
+/** The streams, environment and clock of a command, passed in so tests can run it in-process. */
 export interface CommandIo {
   readonly stdin: Readable
   readonly stdout: Writable

@@ -5,9 +5,9 @@ import { basename, dirname, join } from 'node:path'
 
 /**
  * Replaces `file` with `text` so that a reader sees the old or the new content, never a
- * mix: the text goes to a temporary file in the same directory, is flushed to disk, and
- * is renamed over the file; the directory is then flushed so the rename survives a crash.
- * The new file keeps the old one's mode, and its owner when running as root.
+ * mix. The text goes to a temporary file in the same directory, is flushed to disk and
+ * is renamed over the file. The directory is then flushed, so the rename survives a
+ * crash. The new file keeps the old one's mode, and its owner when running as root.
  */
 export async function replaceFileAtomically (file: string, text: string, previous: Stats): Promise<void> {
   const directory = dirname(file)

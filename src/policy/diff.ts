@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { AddressSet } from '../net/address.js'
 import type { KeyEntry, Policy } from './types.js'
 
-/** What a reload changed, as key ids only. */
+/** The changes between two policies, as key ids only. */
 export interface PolicyChanges {
   readonly added: string[]
   readonly removed: string[]

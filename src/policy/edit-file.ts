@@ -26,7 +26,7 @@ export interface WriteOptions {
 export interface EditResult<T> {
   /** The policy as written, loaded from the new text. */
   readonly policy: Policy
-  /** What the edit function returned. */
+  /** The edit function's return value. */
   readonly value: T
   /** False when the edit left the text unchanged and nothing was written. */
   readonly written: boolean
@@ -114,7 +114,9 @@ function checkReadBack (file: string, document: unknown, expected: ExpectedField
 }
 
 function plain (value: FieldValue): unknown {
-  return Array.isArray(value) ? [...value] : typeof value === 'object' ? { ...value } : value
+  if (Array.isArray(value)) return [...value]
+  if (typeof value === 'object') return { ...value }
+  return value
 }
 
 async function assertUnchanged (file: string, target: string, before: Stats): Promise<void> {

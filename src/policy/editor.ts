@@ -26,7 +26,7 @@ const DEFAULT_DASH_COLUMN = 2
 
 /**
  * Edits the text of a policy file in place. The yaml package's document gives the place
- * of every key and field in the source; each edit replaces or inserts only the text of
+ * of every key and field in the source. Each edit replaces or inserts only the text of
  * the values it changes, so comments, blank lines, key order, quoting and flow or block
  * style stay byte for byte everywhere else.
  * Edits see the file as it was read: a key added in this edit cannot be changed in it.
@@ -240,7 +240,7 @@ function inlineValue (value: FieldValue): string {
   return formatScalar(value as ScalarValue)
 }
 
-/** The lines of one field, without indentation; a block mapping's fields are indented by two. */
+/** Formats one field as lines without indentation. A block mapping's own fields are indented by two. */
 function fieldLines (name: string, value: FieldValue): string[] {
   if (!isMappingValue(value) || FLOW_MAPPING_FIELDS.has(name) || Object.keys(value).length === 0) {
     return [`${formatScalar(name)}: ${inlineValue(value)}`]

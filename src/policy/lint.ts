@@ -14,7 +14,7 @@ export interface LintWarning {
 export interface LintOptions {
   /** Milliseconds since the epoch. */
   readonly now: number
-  /** Longest validity a key may have, in milliseconds. */
+  /** Maximum validity of a key, in milliseconds. */
   readonly maxLifetimeMs: number
 }
 
@@ -95,7 +95,7 @@ function checkWideRanges (key: KeyEntry): string | undefined {
   return `allows very wide address ranges (${wide.join(', ')}: IPv4 wider than /${WIDE_IPV4_PREFIX} or IPv6 wider than /${WIDE_IPV6_PREFIX}). Narrow allowed_ips to the integration's own addresses`
 }
 
-/** Whether a canonical range such as `10.0.0.0/8` is very wide but not the whole address space. */
+/** Returns whether a canonical range such as `10.0.0.0/8` is very wide but not the whole address space. */
 export function isWideRange (entry: string): boolean {
   const prefixLength = Number(entry.slice(entry.lastIndexOf('/') + 1))
   if (prefixLength === 0) return false

@@ -27,8 +27,8 @@ export async function loadInWorker (file: string, options: LoadOptions, chunkSiz
       let ended = false
       worker.on('message', (message: WorkerMessage) => {
         ended ||= message.type === 'done' || message.type === 'rejected' || message.type === 'failed'
-        // Rebuilt in a turn of its own, so requests run in between. The worker sends the
-        // next message when told, because Node decodes all queued messages in one turn.
+        // Each message is rebuilt in a turn of its own, so requests run in between. The
+        // worker sends the next one on request, because Node decodes all queued messages in one turn.
         setImmediate(() => {
           try {
             const policy = assembly.add(message)

@@ -1,7 +1,7 @@
 import type { PolicyProblem } from './problems.js'
 import type { Transferable } from './transfer.js'
 
-/** What loadInWorker hands the worker thread. */
+/** The worker thread's input from loadInWorker. */
 export interface WorkerInput {
   readonly file: string
   readonly now: number

@@ -107,9 +107,9 @@ function isProcessAlive (pid: number): boolean {
 /**
  * Moves a stale lock aside and deletes it. The rename is atomic, so of two processes that
  * found the same stale lock only one removes it.
- * NOTE: if the stale lock was replaced by a live one between the check and the rename,
- * the live one is moved aside and put back; should a third process lock in that gap,
- * two edits may overlap once.
+ * NOTE: if a live lock replaced the stale one between the check and the rename, the live
+ * one is moved aside and put back. Should a third process lock in that gap, two edits may
+ * overlap once.
  */
 async function removeStale (lockFile: string, owner: LockOwner | undefined): Promise<void> {
   const aside = `${lockFile}.stale-${randomBytes(6).toString('hex')}`

@@ -1,4 +1,4 @@
-/** Why a policy edit failed, as a stable code that callers can branch on. */
+/** Stable code of a failed policy edit, for callers to branch on. */
 export type PolicyWriteErrorCode =
   | 'unreadable' // the file cannot be read, or is not YAML the editor can change
   | 'unsupported_layout' // the YAML is valid but written in a form the editor does not edit
@@ -10,7 +10,7 @@ export type PolicyWriteErrorCode =
   | 'changed_during_edit'
   | 'write_failed'
 
-/** Where a write error happened: the file, and the key and field when there is one. */
+/** Place of a write error: the file, and the key and field when there is one. */
 export interface PolicyWritePlace {
   readonly file: string
   readonly keyId?: string
