@@ -13,7 +13,7 @@ import { decodeTransfer, encodeForTransfer } from '../src/policy/transfer.js'
 import { parseIpAddress } from '../src/net/address.js'
 import { PolicyReloader, type ReloadResult } from '../src/reload.js'
 import { runCommand } from './helpers/command.js'
-import { NOW, startHarness, type Harness } from './helpers/harness.js'
+import { NOW, send, startHarness, type Harness } from './helpers/harness.js'
 
 interface LogLine { readonly at: number, readonly msg: string, readonly [field: string]: unknown }
 
@@ -249,4 +249,19 @@ t.test('the worker thread reports problems like the loader', async (t) => {
   const applied = await reloader.reload('admin')
   t.same(applied.status === 'applied' ? applied.changes.changed : undefined, ['first'], 'a changed key is named')
   t.equal(h.policies.current.keys[0]?.readOnly, false, 'the new policy is in force')
+})
+
+t.test('a removed key is refused after the reload', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'kept' }, { id: 'removed' }] })
+  const { reloader } = startReloader(t, h)
+  const before = await send(h, 'GET', '/servers/getVersion', ['authorization', h.keys.removed as string])
+  t.equal(before.status, 200, 'works before')
+  const text = await readFile(h.policyFile, 'utf8')
+  await writeFile(h.policyFile, text.slice(0, text.indexOf('  - id: removed')))
+  const result = await reloader.reload('admin')
+  t.same(result.status === 'applied' ? result.changes.removed : undefined, ['removed'], 'reported as removed')
+  const after = await send(h, 'GET', '/servers/getVersion', ['authorization', h.keys.removed as string])
+  t.equal(after.status, 401, 'refused after the reload')
+  t.equal(after.body.reason, 'unknown_key', 'as an unknown key')
+  t.equal((await send(h, 'GET', '/servers/getVersion', ['authorization', h.keys.kept as string])).status, 200, 'the other key still works')
 })
