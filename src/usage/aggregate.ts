@@ -1,4 +1,4 @@
-import type { AddressDelta, Batch, EventDelta, HourlyDelta, KeyDelta, KeylessDelta, RequestRef, RevocationDelta } from './batch.js'
+import { packBatch, unpackBatch, type AddressDelta, type Batch, type EventDelta, type FirstRequest, type HourlyDelta, type KeyDelta, type KeylessDelta, type RevocationDelta } from './batch.js'
 import { HOUR_MS } from './queries.js'
 import type { Outcome } from './records.js'
 import type { UsageEvent } from './recorder.js'
@@ -63,15 +63,14 @@ export class UsageAggregator {
 
   /** Returns everything held as a batch and starts empty. */
   take (): Batch {
-    const batch: Batch = {
-      keys: [...this.#keys.values()],
-      addresses: [...this.#addresses.values()],
-      hourly: [...this.#hourly.values()],
-      keyless: [...this.#keyless.values()],
+    const batch = packBatch({
+      keys: this.#keys.values(),
+      addresses: this.#addresses.values(),
+      hourly: this.#hourly.values(),
+      keyless: this.#keyless.values(),
       events: this.#events,
-      revocations: this.#revocations,
-      oldest: this.#oldest
-    }
+      revocations: this.#revocations
+    }, this.#oldest)
     this.#keys = new Map()
     this.#addresses = new Map()
     this.#hourly = new Map()
@@ -84,14 +83,15 @@ export class UsageAggregator {
 
   /** Takes back a batch that could not be written, ahead of what arrived since. */
   mergeBack (batch: Batch): void {
-    for (const key of batch.keys) this.#mergeKey(key)
-    for (const address of batch.addresses) this.#mergeAddress(address)
-    for (const hourly of batch.hourly) this.#mergeCount(this.#hourly, hourlyId(hourly), hourly, 'hourly')
-    for (const keyless of batch.keyless) this.#mergeCount(this.#keyless, keylessId(keyless), keyless, 'keyless')
+    const rows = unpackBatch(batch)
+    for (const key of rows.keys) this.#mergeKey(key)
+    for (const address of rows.addresses) this.#mergeAddress(address)
+    for (const hourly of rows.hourly) this.#mergeCount(this.#hourly, hourlyId(hourly), hourly, 'hourly')
+    for (const keyless of rows.keyless) this.#mergeCount(this.#keyless, keylessId(keyless), keyless, 'keyless')
     const room = Math.max(0, this.#limits.maxEvents - this.#events.length)
-    for (let i = room; i < batch.events.length; i++) this.#onDrop('event')
-    this.#events = [...batch.events.slice(0, room), ...this.#events]
-    this.#revocations = [...batch.revocations, ...this.#revocations]
+    for (let i = room; i < rows.events.length; i++) this.#onDrop('event')
+    this.#events = [...rows.events.slice(0, room), ...this.#events]
+    this.#revocations = [...rows.revocations, ...this.#revocations]
     if (batch.oldest !== undefined && (this.#oldest === undefined || batch.oldest < this.#oldest)) this.#oldest = batch.oldest
   }
 
@@ -102,7 +102,7 @@ export class UsageAggregator {
   #addKey (keyId: string, event: UsageEvent, outcome: Outcome): void {
     let key = this.#keys.get(keyId)
     if (key === undefined) {
-      key = { keyId, firstUsed: event.time, lastUsed: event.time, lastAllowed: undefined, lastWrite: undefined, allowed: 0, denied: 0, errors: 0, first: requestRef(event) }
+      key = { keyId, firstUsed: event.time, lastUsed: event.time, lastAllowed: undefined, lastWrite: undefined, allowed: 0, denied: 0, errors: 0, ...firstRequest(event) }
       this.#keys.set(keyId, key)
     }
     key.lastUsed = Math.max(key.lastUsed, event.time)
@@ -117,7 +117,7 @@ export class UsageAggregator {
     let row = this.#addresses.get(id)
     if (row === undefined) {
       if (this.#rowCount() >= this.#limits.maxRows) return this.#onDrop('address')
-      row = { keyId, address, firstSeen: event.time, lastSeen: event.time, allowed: 0, denied: 0, first: requestRef(event) }
+      row = { keyId, address, firstSeen: event.time, lastSeen: event.time, allowed: 0, denied: 0, ...firstRequest(event) }
       this.#addresses.set(id, row)
     }
     row.lastSeen = Math.max(row.lastSeen, event.time)
@@ -178,7 +178,7 @@ export class UsageAggregator {
     }
     if (delta.firstUsed < key.firstUsed) {
       key.firstUsed = delta.firstUsed
-      key.first = delta.first
+      copyFirstRequest(key, delta)
     }
     key.lastUsed = Math.max(key.lastUsed, delta.lastUsed)
     key.lastAllowed = latest(key.lastAllowed, delta.lastAllowed)
@@ -198,7 +198,7 @@ export class UsageAggregator {
     }
     if (delta.firstSeen < row.firstSeen) {
       row.firstSeen = delta.firstSeen
-      row.first = delta.first
+      copyFirstRequest(row, delta)
     }
     row.lastSeen = Math.max(row.lastSeen, delta.lastSeen)
     row.allowed += delta.allowed
@@ -222,8 +222,16 @@ function outcomeOf (event: UsageEvent): Outcome {
   return event.reason === undefined ? 'allowed' : 'error'
 }
 
-function requestRef (event: UsageEvent): RequestRef {
-  return { time: event.time, address: event.address, method: event.method, route: event.route, status: event.status, requestId: event.requestId }
+function firstRequest (event: UsageEvent): FirstRequest {
+  return { firstAddress: event.address, firstMethod: event.method, firstRoute: event.route, firstStatus: event.status, firstRequestId: event.requestId }
+}
+
+function copyFirstRequest (target: FirstRequest, source: FirstRequest): void {
+  target.firstAddress = source.firstAddress
+  target.firstMethod = source.firstMethod
+  target.firstRoute = source.firstRoute
+  target.firstStatus = source.firstStatus
+  target.firstRequestId = source.firstRequestId
 }
 
 function hourlyId (row: HourlyDelta): string {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { AddressDelta, Batch, EventDelta, KeyDelta, RequestRef } from './batch.js'
+import { unpackBatch, type AddressDelta, type Batch, type EventDelta, type FirstRequest, type KeyDelta } from './batch.js'
 
 /** A source address seen for the first time with a key. */
 export interface NewAddress {
@@ -83,34 +83,35 @@ export class BatchWriter {
   }
 
   #writeAll (batch: Batch): FlushResult {
+    const rows = unpackBatch(batch)
     const newAddresses: NewAddress[] = []
-    for (const key of batch.keys) this.#writeKey(key)
-    for (const address of batch.addresses) {
-      if (this.#writeAddress(address)) newAddresses.push({ keyId: address.keyId, address: address.address, time: address.firstSeen, requestId: address.first.requestId })
+    for (const key of rows.keys) this.#writeKey(key)
+    for (const address of rows.addresses) {
+      if (this.#writeAddress(address)) newAddresses.push({ keyId: address.keyId, address: address.address, time: address.firstSeen, requestId: address.firstRequestId })
     }
-    for (const row of batch.hourly) this.#upsertHourly.run(row.keyId, row.hour, row.address, row.route, row.kind, row.outcome, row.requests)
-    for (const row of batch.keyless) this.#upsertKeyless.run(row.hour, row.address, row.reason, row.requests)
-    for (const event of batch.events) this.#writeEvent(event)
-    for (const revocation of batch.revocations) this.#insertRevocation.run(revocation.at, revocation.keyId, revocation.reason)
-    const addressCounts = batch.keys.map((key): [string, number] => [key.keyId, this.#addressCount.get(key.keyId) ?? 0])
+    for (const row of rows.hourly) this.#upsertHourly.run(row.keyId, row.hour, row.address, row.route, row.kind, row.outcome, row.requests)
+    for (const row of rows.keyless) this.#upsertKeyless.run(row.hour, row.address, row.reason, row.requests)
+    for (const event of rows.events) this.#writeEvent(event)
+    for (const revocation of rows.revocations) this.#insertRevocation.run(revocation.at, revocation.keyId, revocation.reason)
+    const addressCounts = rows.keys.map((key): [string, number] => [key.keyId, this.#addressCount.get(key.keyId) ?? 0])
     return { newAddresses, addressCounts }
   }
 
   #writeKey (key: KeyDelta): void {
-    if (this.#keyExists.get(key.keyId) === undefined) this.#insertRequestEvent('first_use', key.keyId, key.first)
+    if (this.#keyExists.get(key.keyId) === undefined) this.#insertRequestEvent('first_use', key.keyId, key.firstUsed, key)
     this.#upsertKey.run(key.keyId, key.firstUsed, key.lastUsed, key.lastAllowed ?? null, key.lastWrite ?? null, key.allowed, key.denied, key.errors)
   }
 
   /** Returns true when the address is new for the key. */
   #writeAddress (row: AddressDelta): boolean {
     const known = this.#addressExists.get(row.keyId, row.address) !== undefined
-    if (!known) this.#insertRequestEvent('new_address', row.keyId, row.first)
+    if (!known) this.#insertRequestEvent('new_address', row.keyId, row.firstSeen, row)
     this.#upsertAddress.run(row.keyId, row.address, row.firstSeen, row.lastSeen, row.allowed, row.denied)
     return !known
   }
 
-  #insertRequestEvent (type: 'first_use' | 'new_address', keyId: string, ref: RequestRef): void {
-    this.#insertEvent.run(ref.time, type, keyId, ref.address ?? null, ref.method, ref.route ?? null, ref.status, ref.requestId, null, null, null)
+  #insertRequestEvent (type: 'first_use' | 'new_address', keyId: string, time: number, first: FirstRequest): void {
+    this.#insertEvent.run(time, type, keyId, first.firstAddress ?? null, first.firstMethod, first.firstRoute ?? null, first.firstStatus, first.firstRequestId, null, null, null)
   }
 
   #writeEvent (event: EventDelta): void {
