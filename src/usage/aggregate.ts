@@ -106,8 +106,12 @@ export class UsageAggregator {
       this.#keys.set(keyId, key)
     }
     key.lastUsed = Math.max(key.lastUsed, event.time)
-    key[outcome === 'allowed' ? 'allowed' : outcome === 'denied' ? 'denied' : 'errors']++
-    if (outcome === 'denied') return
+    if (outcome === 'denied') {
+      key.denied++
+      return
+    }
+    if (outcome === 'allowed') key.allowed++
+    else key.errors++
     key.lastAllowed = Math.max(key.lastAllowed ?? 0, event.time)
     if (event.routeKind !== undefined && event.routeKind !== 'read') key.lastWrite = Math.max(key.lastWrite ?? 0, event.time)
   }

@@ -91,7 +91,7 @@ export interface Batch {
   readonly keyless: unknown[]
   readonly events: unknown[]
   readonly revocations: unknown[]
-  /** Time of the oldest request in the batch; undefined when it holds none. */
+  /** Time of the oldest request in the batch; undefined when it has none. */
   readonly oldest: number | undefined
 }
 
