@@ -57,6 +57,9 @@ export class UsageWriter {
       throw err
     })
     writer.#listen()
+    // Idle, the thread must not keep the process alive: a start-up error after this point
+    // would otherwise leave the process hanging. request() holds a reference while it waits.
+    worker.unref()
     return { writer, keys }
   }
 
@@ -68,6 +71,7 @@ export class UsageWriter {
     if (this.#exited) throw new WriterError('WRITER_STOPPED', 'the usage writer thread has stopped')
     const id = this.#nextId++
     return await new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref()
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
       this.#worker.postMessage({ ...body, id })
     })
@@ -92,6 +96,7 @@ export class UsageWriter {
     if (message.type !== 'result' && message.type !== 'error') return
     const pending = this.#pending.get(message.id)
     this.#pending.delete(message.id)
+    if (this.#pending.size === 0) this.#worker.unref()
     if (message.type === 'result') pending?.resolve(message.result)
     else pending?.reject(new WriterError(message.code, message.message))
   }
