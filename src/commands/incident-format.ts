@@ -128,6 +128,7 @@ function hour (time: number): string {
   return new Date(time).toISOString().slice(0, 13) + 'h'
 }
 
+/** Formats a time to the second: the JSON report keeps the milliseconds. */
 function iso (time: number | undefined): string {
-  return time === undefined ? '-' : new Date(time).toISOString().replace(/\.000Z$/, 'Z')
+  return time === undefined ? '-' : new Date(time).toISOString().slice(0, 19) + 'Z'
 }

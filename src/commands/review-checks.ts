@@ -139,7 +139,7 @@ function checkEphemeral ({ key, state, options }: KeyFacts): CheckResult {
     return warning(`valid for ${Math.round(lifetime / DAY_MS)} days, over the maximum of ${Math.round(options.maxLifetimeMs / DAY_MS)}. Rotate it sooner`)
   }
   const left = key.expires - options.now
-  if (left <= options.expiringDays * DAY_MS) return warning(`expires ${iso(key.expires)}, in ${Math.ceil(left / DAY_MS)} days. Rotate it: misp-keygate keys rotate ${key.id}`)
+  if (left <= options.expiringDays * DAY_MS) return warning(`expires ${iso(key.expires)}, in ${days(left)}. Rotate it: misp-keygate keys rotate ${key.id}`)
   return OK
 }
 
@@ -235,10 +235,15 @@ function rotationFamily (policy: Policy, id: string): Set<string> {
   return family
 }
 
+function days (milliseconds: number): string {
+  const count = Math.ceil(milliseconds / DAY_MS)
+  return count === 1 ? '1 day' : `${count} days`
+}
+
 export function day (time: number): string {
   return new Date(time).toISOString().slice(0, 10)
 }
 
 function iso (time: number | undefined): string {
-  return time === undefined ? '-' : new Date(time).toISOString().replace('.000Z', 'Z')
+  return time === undefined ? '-' : new Date(time).toISOString().slice(0, 19) + 'Z'
 }
