@@ -5,7 +5,7 @@ import { keyDetailJson, keyUsageJson, unusedKeyJson } from './json.js'
 import type { KeyDetail } from './protocol.js'
 import type { KeyUsageRecord } from './records.js'
 
-/** What the admin listener reads usage from; the usage store, whose reads run on its writer thread. */
+/** Source of the admin listener's usage data: the usage store, whose reads run on its writer thread. */
 export interface UsageSource {
   keys (): Promise<KeyUsageRecord[]>
   key (keyId: string, eventLimit?: number): Promise<KeyDetail>

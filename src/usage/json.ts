@@ -23,7 +23,7 @@ export function keyUsageJson (usage: KeyUsageRecord): Record<string, unknown> {
   }
 }
 
-/** A key the store has never seen a request for. */
+/** Returns the JSON of a key the store has no request for. */
 export function unusedKeyJson (keyId: string): Record<string, unknown> {
   return { key_id: keyId, first_used: null, last_used: null, last_allowed: null, last_write: null, total: 0, allowed: 0, denied: 0, errors: 0, address_count: 0 }
 }

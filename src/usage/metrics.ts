@@ -78,7 +78,7 @@ export class UsageMetrics {
     })
     this.flushDuration = new Histogram({
       name: 'keygate_usage_flush_duration_seconds',
-      help: 'Time to write one batch of usage records, from posting it to the writer thread to its answer.',
+      help: 'Time to write one batch of usage records, from posting it to the writer thread to its response.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers
     })

@@ -15,7 +15,7 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 1_000
 export const DEFAULT_RETENTION_DAYS = 400
 const DAY_MS = 86_400_000
 const PRUNE_INTERVAL_MS = 3_600_000
-/** How long close() keeps retrying the last flush before it gives up and says what is lost. */
+/** How long close() keeps retrying the last flush before it gives up and logs what is lost. */
 const CLOSE_TIMEOUT_MS = 10_000
 /** New-address warnings logged per flush; the counter counts them all. */
 const MAX_NEW_ADDRESS_LINES = 20
@@ -98,7 +98,7 @@ export class UsageStore implements UsageRecorder {
     return await this.#inFlight
   }
 
-  /** Usage of every key in the database. Rejects when the writer thread cannot answer. */
+  /** Returns the usage of every key in the database. Rejects when the writer thread cannot respond. */
   async keys (): Promise<KeyUsageRecord[]> {
     return await (await this.#runningWriter()).request({ type: 'keys' })
   }

@@ -24,7 +24,7 @@ export interface WriterEvents {
   onExit (err: Error): void
 }
 
-/** The proxy's handle on the usage writer thread: every call is a message, answered asynchronously. */
+/** The proxy's handle on the usage writer thread: every call is a message with an asynchronous response. */
 export class UsageWriter {
   readonly #worker: Worker
   readonly #pending = new Map<number, Pending>()
