@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { UsageError } from './config.js'
 import { demoInstructions, demoListenAddresses, startDemo } from './commands/demo.js'
@@ -8,7 +9,7 @@ import { runKeys } from './commands/keys.js'
 import { runPolicyCheck } from './commands/policy-check.js'
 import { INCIDENT_HELP, runIncident } from './commands/incident.js'
 import { REVIEW_HELP, runReview } from './commands/review.js'
-import { closeOnSignals, resolveServeSettings, startProxy } from './commands/serve.js'
+import { closeOnSignals, DEFAULT_POLICY, EXAMPLE_POLICY, resolveServeSettings, startProxy } from './commands/serve.js'
 import { PolicyLoadError } from './policy/load.js'
 import { PolicyWriteError } from './policy/write-error.js'
 import { USAGE_HELP, USAGE_OPTIONS } from './usage/settings.js'
@@ -60,7 +61,7 @@ const COMMANDS: Record<string, Command> = {
   serve: runServe,
   hash: runHash,
   demo: runDemo,
-  start: async (args) => process.env.MISP_URL !== undefined && process.env.MISP_URL !== '' ? runServe(args) : runDemo(args),
+  start: runStart,
   standin: runStandin,
   keys: async (args) => await runKeys(args, processIo()),
   policy: runPolicy,
@@ -87,6 +88,20 @@ async function runServe (args: string[]): Promise<number> {
   const running = await startProxy(await resolveServeSettings(values, process.env))
   closeOnSignals(running)
   return -1
+}
+
+/**
+ * Runs the demo without MISP_URL; with it, serves in front of that MISP, using the example
+ * policy while no policy of the operator's own exists yet.
+ */
+async function runStart (args: string[]): Promise<number> {
+  if (process.env.MISP_URL === undefined || process.env.MISP_URL === '') return await runDemo(args)
+  const ownPolicy = process.env.KEYGATE_POLICY ?? DEFAULT_POLICY
+  if (!args.includes('--policy') && process.env.KEYGATE_POLICY === undefined && !existsSync(ownPolicy)) {
+    process.stderr.write(`misp-keygate: ${ownPolicy} does not exist yet, so the proxy starts with ${EXAMPLE_POLICY} and its public example keys. Copy it to ${ownPolicy} and replace them.\n`)
+    return await runServe(['--policy', EXAMPLE_POLICY, ...args])
+  }
+  return await runServe(args)
 }
 
 async function runPolicy (args: string[]): Promise<number> {

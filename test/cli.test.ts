@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
@@ -94,6 +95,26 @@ t.test('demo serves the requests it prints', async (t) => {
   const logLines = stdout.split('\n').filter((line) => line.startsWith('{'))
   t.ok(logLines.length >= 4, 'one access line per request')
   t.equal(linesHoldingKeys(logLines, Object.values(keys) as string[]), 0, 'no key in any log line')
+})
+
+t.test('start uses the example policy until config/policy.yaml exists', async (t) => {
+  const dir = t.testdir({ config: { 'policy.example.yaml': readFileSync(new URL('../config/policy.example.yaml', import.meta.url), 'utf8') } })
+  const child = spawn(process.execPath, [CLI, 'start', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--usage-db', join(dir, 'usage.sqlite')], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, MISP_URL: 'http://127.0.0.1:9', MISP_KEY_INGEST: 'ExampleUpstreamKeyForIngestDoNotUse00004' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text })
+  child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text })
+  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
+  while (!stdout.includes('misp-keygate started') && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(stderr, /config\/policy\.yaml does not exist yet/, 'says why it uses the example')
+  t.match(stdout, /"policy":"config\/policy\.example\.yaml"/, 'serves the example policy')
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, 'stops cleanly')
 })
 
 t.test('SIGTERM lets a request in flight finish', async (t) => {

@@ -32,6 +32,8 @@ export interface ServeSettings {
 export const DEFAULT_LISTEN = '[::]:8080'
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9464'
 export const DEFAULT_POLICY = 'config/policy.yaml'
+/** The commented example shipped in the repository, with public example keys. */
+export const EXAMPLE_POLICY = 'config/policy.example.yaml'
 /** Upper bound of --form-body-limit: URL-encoded bodies are held in memory whole. */
 const MAX_FORM_BODY_LIMIT = 64 * 1024 * 1024 // 64 MiB
 
