@@ -76,6 +76,18 @@ t.test('unknown routes are unknown writes', async (t) => {
   t.same(classify('GET', '/admin/events/index'), { kind: 'write', known: false })
 })
 
+t.test('unknown actions of sensitive controllers stay sensitive', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['/admin/users/newAction', 'users'], ['/users/newAction', 'users'], ['/auth_keys/newAction', 'auth_keys'],
+    ['/authKeys/newAction', 'auth_keys'], ['/sharing_groups/newAction/1', 'sharing_groups'],
+    ['/servers/newAction/1', 'sync_servers'], ['/admin/roles/newAction', 'roles'],
+    ['/workflows/newAction', 'workflows'], ['/admin/organisations/newAction', 'organisations']
+  ]
+  for (const [target, category] of cases) {
+    t.same(classify('POST', target), { kind: 'sensitive', category, known: false }, target)
+  }
+})
+
 t.test('catalogue routes are unique and classify as known', async (t) => {
   const routes = catalogueRoutes()
   t.ok(routes.length > 500, `catalogue size (${routes.length})`)

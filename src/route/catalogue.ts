@@ -26,9 +26,26 @@ for (const [controller, actions] of CONTROLLERS) {
   }
 }
 
-/** Returns the catalogue class of a canonical route; unknown routes are `write`. */
+/**
+ * Controllers whose actions manage what an attacker uses to stay in. An action of theirs
+ * that the catalogue does not know, such as one added by a later MISP version, gets the
+ * controller's category instead of `write`, so it still needs `allow_sensitive`.
+ */
+const UNKNOWN_ACTION_CATEGORY = new Map<string, SensitiveCategory>([
+  ['users', 'users'], ['authkeys', 'auth_keys'], ['sharinggroups', 'sharing_groups'],
+  ['servers', 'sync_servers'], ['roles', 'roles'], ['workflows', 'workflows'],
+  ['organisations', 'organisations']
+])
+
+/**
+ * Returns the catalogue class of a canonical route. Unknown routes are `write`, or
+ * sensitive when their controller is in UNKNOWN_ACTION_CATEGORY.
+ */
 export function classifyRoute (route: CanonicalRoute): KnownClass {
-  return byRoute.get(route.route.toLowerCase()) ?? UNKNOWN
+  const known = byRoute.get(route.route.toLowerCase())
+  if (known !== undefined) return known
+  const category = UNKNOWN_ACTION_CATEGORY.get(controllerKey(route.controller))
+  return category === undefined ? UNKNOWN : { kind: 'sensitive', category, known: false }
 }
 
 /** True when MISP's ACL lists the controller (any case, underscores ignored). */
