@@ -218,7 +218,9 @@ function normalizeRoute (pattern: string): string {
 }
 
 function classifyCatalogueRoute (pattern: string): ReturnType<typeof classifyRoute> {
-  const canonical = canonicalize('GET', `/${pattern}`)
+  // Profiles allow users/view for PyMISP's users/view/me; any other id is sensitive.
+  const target = pattern === 'users/view' ? '/users/view/me' : `/${pattern}`
+  const canonical = canonicalize('GET', target)
   if (!canonical.ok) throw new Error(canonical.message)
   return classifyRoute(canonical.route)
 }

@@ -57,7 +57,7 @@ t.test('swap mode sends the upstream key and never returns it', async (t) => {
   t.equal(version.headers['x-auth-key-expiration'], '2027-01-31T00:00:00.000Z', 'expiry header describes the client key')
   t.notOk(version.headers['set-cookie'], 'no session cookie reaches the client')
 
-  for (const path of ['/users/view/me', '/users/view/me.json', '/Users/View/1']) {
+  for (const path of ['/users/view/me', '/users/view/me.json', '/Users/View/me']) {
     const user = await send(h, 'GET', path, ['authorization', key, 'accept-encoding', 'gzip'])
     t.equal(user.status, 200, `${path}: allowed`)
     t.notMatch(user.text, h.upstreamKey, `${path}: upstream key removed`)
@@ -65,6 +65,24 @@ t.test('swap mode sends the upstream key and never returns it', async (t) => {
     t.equal((user.body.User as Record<string, unknown>)?.email, 'admin@admin.test', `${path}: the rest of the user stays`)
     t.same(lastHeaders(h).get('accept-encoding'), ['identity'], `${path}: asked MISP for an uncompressed body`)
   }
+})
+
+t.test('users/view of another user needs allow_sensitive', async (t) => {
+  const h = await startHarness(t, {
+    keys: [
+      { id: 'reader', swap: true },
+      { id: 'admin', swap: true, readOnly: false, fields: ['allow_sensitive: [users]'] }
+    ],
+    standin: { exposeAuthkeys: true }
+  })
+  const before = h.standin.requests.length
+  const denied = await send(h, 'GET', '/users/view/1', ['authorization', h.keys.reader as string])
+  t.equal(denied.status, 403, 'read-only key: denied')
+  t.equal(h.standin.requests.length, before, 'MISP received nothing')
+  const allowed = await send(h, 'GET', '/users/view/1', ['authorization', h.keys.admin as string])
+  t.equal(allowed.status, 200, 'key allowed users: forwarded')
+  t.notMatch(allowed.text, h.upstreamKey, 'upstream key removed')
+  t.equal((allowed.body.User as Record<string, unknown>)?.authkey, undefined, 'authkey field removed')
 })
 
 t.test('targets and queries are forwarded byte for byte', async (t) => {

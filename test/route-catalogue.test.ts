@@ -57,7 +57,7 @@ t.test('high-privilege actions are sensitive', async (t) => {
 })
 
 t.test('read routes used by PyMISP and sync', async (t) => {
-  const reads = ['/users/view/me', '/users/view/1', '/servers/getVersion', '/servers/getPyMISPVersion.json',
+  const reads = ['/users/view/me', '/users/view/me.json', '/users/view/%6de', '/servers/getVersion', '/servers/getPyMISPVersion.json',
     '/attributes/describeTypes.json', '/events/view/1', '/roles/index', '/sharing_groups/index']
   for (const target of reads) t.equal(classify('GET', target)?.kind, 'read', target)
   t.same(classify('HEAD', '/events/view/c99506a6-1255-4b71-afa5-7b8ba48c3b1b'),
@@ -74,6 +74,13 @@ t.test('unknown routes are unknown writes', async (t) => {
   t.same(classify('GET', '/events/noSuchAction'), { kind: 'write', known: false })
   t.same(classify('GET', '/noSuchController/index'), { kind: 'write', known: false })
   t.same(classify('GET', '/admin/events/index'), { kind: 'write', known: false })
+})
+
+t.test('users/view of another user is sensitive', async (t) => {
+  for (const target of ['/users/view/1', '/users/view', '/users/view/ME', '/users/view/page:1', '/Users/View/2.json', '/users/view/me2']) {
+    t.same(classify('GET', target), { kind: 'sensitive', category: 'users', known: true }, target)
+  }
+  t.same(classify('GET', '/users/view/page:1/me'), { kind: 'read', searchBody: false, known: true }, 'named parameters are skipped')
 })
 
 t.test('unknown actions of sensitive controllers stay sensitive', async (t) => {

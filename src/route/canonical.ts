@@ -33,17 +33,32 @@ export function canonicalize (method: string, rawTarget: string): Canonical {
 
   const routed = routeCake(method, path.text)
   if (!routed.ok) return reject(routed.problem)
-  return canonicalRoute(routed.params, split.extension)
+  return canonicalRoute(routed.params, split.extension, path.text)
 }
 
-function canonicalRoute (params: CakeParams, extension: Extension | undefined): Canonical {
+/** Routes whose class depends on their first passed argument (see CanonicalRoute.firstArgument). */
+const ARGUMENT_ROUTES = new Set(['users/view'])
+
+function canonicalRoute (params: CakeParams, extension: Extension | undefined, decodedPath: string): Canonical {
   const problem = checkNames(params)
   if (problem !== undefined) return reject(problem)
 
   const controller = catalogueController(params.controller) ?? camelize(params.controller)
   const action = params.action.toLowerCase()
   const route = (params.admin ? ADMIN + '/' : '') + controller + '/' + action
-  return { ok: true, route: { admin: params.admin, controller, action, extension, route } }
+  if (!ARGUMENT_ROUTES.has(route)) return { ok: true, route: { admin: params.admin, controller, action, extension, route } }
+  const firstArgument = firstPassedArgument(decodedPath)
+  return { ok: true, route: { admin: params.admin, controller, action, extension, route, firstArgument } }
+}
+
+/**
+ * Returns the first passed argument of a path that CakePHP's default route
+ * `/:controller/:action/*` matched: the first segment after the action that is not a
+ * named parameter (`name:value`).
+ */
+function firstPassedArgument (decodedPath: string): string | undefined {
+  const segments = decodedPath.split('/').filter((segment) => segment !== '')
+  return segments.slice(2).find((segment) => !segment.includes(':'))
 }
 
 /** Returns why CakePHP would not dispatch these names unambiguously, or undefined. */

@@ -11,6 +11,12 @@ export const SENSITIVE_CATEGORIES: readonly SensitiveCategory[] = Object.freeze(
 type KnownClass = RouteClass & { readonly known: boolean }
 
 const UNKNOWN: KnownClass = Object.freeze({ kind: 'write', known: false })
+
+/**
+ * users/view of another id than `me`: MISP 2.5 shows a site admin any user, with the
+ * user's authkey in clear when advanced authkeys are off. Only users/view/me is a read.
+ */
+const OTHER_USER_VIEW: KnownClass = Object.freeze({ kind: 'sensitive', category: 'users', known: true })
 const ADMIN_PREFIX = 'admin_'
 
 /** Keyed by the lowercased route: 'admin/users/add', 'events/restsearch'. */
@@ -43,6 +49,7 @@ const UNKNOWN_ACTION_CATEGORY = new Map<string, SensitiveCategory>([
  */
 export function classifyRoute (route: CanonicalRoute): KnownClass {
   const known = byRoute.get(route.route.toLowerCase())
+  if (route.route === 'users/view' && route.firstArgument !== 'me') return OTHER_USER_VIEW
   if (known !== undefined) return known
   const category = UNKNOWN_ACTION_CATEGORY.get(controllerKey(route.controller))
   return category === undefined ? UNKNOWN : { kind: 'sensitive', category, known: false }

@@ -9,6 +9,11 @@ export interface CanonicalRoute {
   readonly extension: 'json' | 'xml' | 'csv' | undefined
   /** 'admin/users/index', 'events/restsearch': admin prefix, controller, action. */
   readonly route: string
+  /**
+   * The first passed argument, percent-decoded, for the routes whose class depends on
+   * it: `me` in users/view/me. Undefined for other routes.
+   */
+  readonly firstArgument?: string
 }
 
 export type Canonical =
