@@ -32,7 +32,8 @@ t.test('_method in the query string', async (t) => {
   const { h, key } = await harness(t)
   const queries = ['_method=DELETE', '%5fmethod=DELETE', '%5Fmethod=DELETE', '.method=DELETE', '+_method=DELETE', '%20_method=DELETE',
     '_method[]=DELETE', '_method[x]=DELETE', 'a=1&_method=DELETE', 'a=1;_method=DELETE', '_METHOD=DELETE', '_method', '_method=',
-    '_m%65thod=DELETE', '_method%00x=DELETE']
+    '_m%65thod=DELETE', '_method%00x=DELETE', '_method[a%20b]=DELETE', '_method[a;b]=DELETE', "_method[a'b]=DELETE", '_method[a=DELETE',
+    '_method%5Ba%20b%5D=DELETE', '.method[x]=DELETE']
   for (const query of queries) {
     await expectDenied(t, h, ['POST', `/events/add?${query}`, [...auth(key), 'content-type', 'application/json'], '{}'], 400, 'method_override')
   }
@@ -51,7 +52,8 @@ t.test('_method in a URL-encoded body', async (t) => {
   // PHP cuts the type at ',' too; Fastify cannot parse this header, so it never reaches MISP.
   await expectDenied(t, h, ['POST', '/events/add', [...auth(key), 'content-type', 'application/x-www-form-urlencoded,text/plain'], '_method=PUT'], 400, 'malformed_request')
   const bodies = ['_method=PUT', 'info=x&_method=DELETE', 'info=x;_method=DELETE', '.method=PUT', '%5Fmethod=PUT', '+_method=PUT',
-    '%20%20_method=PUT', '_method[]=PUT', '_method[0]=PUT', '_METHOD=PUT', '_method', 'a=1&&_method=PUT&', '_meth%6fd=PUT']
+    '%20%20_method=PUT', '_method[]=PUT', '_method[0]=PUT', '_METHOD=PUT', '_method', 'a=1&&_method=PUT&', '_meth%6fd=PUT',
+    '_method[a b]=PUT', '_method[a;b]=PUT', "_method[a'b]=PUT", '_method[a+b]=PUT']
   for (const body of bodies) {
     await expectDenied(t, h, ['POST', '/events/add', [...auth(key), 'content-type', FORM], body], 400, 'method_override', `${body}: `)
   }
@@ -86,6 +88,10 @@ t.test('_method in a multipart body', async (t) => {
     ['leading space', 'Content-Disposition: form-data; name=" _method"\r\n\r\nPUT'],
     ['dot', 'Content-Disposition: form-data; name=".method"\r\n\r\nPUT'],
     ['array', 'Content-Disposition: form-data; name="_method[]"\r\n\r\nPUT'],
+    ['space in brackets', 'Content-Disposition: form-data; name="_method[a b]"\r\n\r\nPUT'],
+    ['semicolon in brackets', 'Content-Disposition: form-data; name="_method[a;b]"\r\n\r\nPUT'],
+    ['quote in brackets', 'Content-Disposition: form-data; name="_method[a\'b]"\r\n\r\nPUT'],
+    ['unclosed bracket', 'Content-Disposition: form-data; name="_method[a"\r\n\r\nPUT'],
     ['second name wins in PHP', 'Content-Disposition: form-data; name="info"; name="_method"\r\n\r\nPUT'],
     ['spaces around =', 'Content-Disposition: form-data; name = "_method"\r\n\r\nPUT'],
     ['folded with space', 'Content-Disposition: form-data;\r\n name="_method"\r\n\r\nPUT'],
@@ -138,7 +144,9 @@ t.test('multipart bodies that pass', async (t) => {
     'Content-Disposition: form-data; name="info"\r\n\r\nmethod=_method',
     `Content-Disposition: form-data; name="file"; filename="_method.txt"\r\nContent-Type: text/plain\r\n\r\n${content}`,
     'Content-Disposition: form-data; name="data[_method]"\r\n\r\nPUT',
-    'Content-Disposition: form-data; name="x_method"\r\n\r\nPUT'
+    'Content-Disposition: form-data; name="x_method"\r\n\r\nPUT',
+    'Content-Disposition: form-data; name="_methods[a b]"\r\n\r\nPUT',
+    'Content-Disposition: form-data; name="data[_method a]"\r\n\r\nPUT'
   ])
   await expectForwarded(t, h, ['POST', '/events/add', [...auth(key), 'content-type', type], body])
   t.equal(h.standin.requests.at(-1)?.bodyBytes, Buffer.byteLength(body), 'MISP received the whole body')

@@ -40,9 +40,15 @@ export function hasMethodOverrideField (fields: string): boolean {
   return fields.split(/[&;]/).some((pair) => isMethodFieldName(pair.split('=', 1)[0] ?? ''))
 }
 
-/** True when PHP registers the raw field name as `_method` (compared in any case). */
+/**
+ * True when the raw field name, read as PHP reads it, is `_method` before its first '['
+ * (in any case), whatever the brackets contain. PHP keeps a multipart name such as
+ * `_method[a b]` whole and makes `$_POST['_method']` an array.
+ */
 export function isMethodFieldName (rawName: string): boolean {
-  return phpFieldName(rawName).toLowerCase() === METHOD_FIELD
+  const decoded = urldecodeLenient(rawName).split('\0', 1)[0] ?? ''
+  const base = decoded.replace(/^ +/, '').split('[', 1)[0] ?? ''
+  return base.replace(/[ .]/g, '_').toLowerCase() === METHOD_FIELD
 }
 
 function isKeyNamedParameter (segment: string): boolean {
