@@ -81,12 +81,17 @@ t.test('key in the URL', async (t) => {
   const h = await startHarness(t, { keys: [{ id: 'ro' }] })
   const key = h.keys.ro as string
   for (const path of [`/events/index?apikey=${key}`, `/events/index?key=${key}`, `/events/index?authkey=${key}`,
-    `/events/index?APIKEY=${key}`, `/events/index?api%6bey=${key}`, `/events/index/apikey:${key}`, `/events/index/%61pikey:${key}`]) {
+    `/events/index?APIKEY=${key}`, `/events/index?api%6bey=${key}`, `/events/index/apikey:${key}`, `/events/index/%61pikey:${key}`,
+    `/events/index?a=1;apikey=${key}`, `/events/index?a=1;key=${key}`, `/events/index?api.key=${key}`, `/events/index?api_key=${key}`,
+    `/events/index?api+key=${key}`, `/events/index?API%2eKEY=${key}`]) {
     await expectDenied(t, h, ['GET', path, auth(key)], 400, 'key_in_url')
     await expectDenied(t, h, ['GET', path], 400, 'key_in_url')
   }
   const response = await send(h, 'GET', `/events/index/apikey:${key}`, auth(key))
   t.notMatch(response.text, key, 'the error does not echo the key')
+  for (const path of ['/servers/getVersion?apikeys=1', '/servers/getVersion?a=1;api_keys=1', '/servers/getVersion?x=apikey', '/servers/getVersion?api.k=1']) {
+    await expectForwarded(t, h, ['GET', path, auth(key)])
+  }
 })
 
 t.test('missing and unknown keys', async (t) => {

@@ -1,7 +1,10 @@
-import { phpFieldName, rawFieldNames, urldecodeLenient } from './php-url.js'
+import { phpFieldName, urldecodeLenient } from './php-url.js'
 
-/** Query fields that carry a key in other tools' conventions; MISP reads none of them. */
-const KEY_FIELDS = new Set(['apikey', 'key', 'authkey'])
+/**
+ * Query fields that carry a key in other tools' conventions; MISP reads none of them.
+ * PHP turns `api.key` and `api key` into `api_key`.
+ */
+const KEY_FIELDS = new Set(['apikey', 'api_key', 'key', 'authkey'])
 /** CakePHP's named parameter that MISP reads a key from (Security.allow_unsafe_apikey_named_param). */
 const KEY_NAMED_PARAMETER = 'apikey'
 const METHOD_FIELD = '_method'
@@ -9,7 +12,8 @@ const METHOD_FIELD = '_method'
 /**
  * Returns where a key sits in the URL, or undefined when none. It looks for an `apikey:`
  * named parameter in any path segment after PHP urldecode, and for a query field that PHP
- * reads as apikey, key or authkey, both in any case. Never returns the key value itself.
+ * reads as apikey, api_key, key or authkey, both in any case. Query fields are split on
+ * ';' as well as '&', as in hasMethodOverrideField. Never returns the key value itself.
  */
 export function findKeyInUrl (rawTarget: string): string | undefined {
   const { path, query } = splitTarget(rawTarget)
@@ -62,7 +66,7 @@ function isKeyNamedParameter (segment: string): boolean {
 
 function fieldNames (query: string | undefined): string[] {
   if (query === undefined) return []
-  return rawFieldNames(query).map((name) => phpFieldName(name).toLowerCase())
+  return query.split(/[&;]/).map((pair) => phpFieldName(pair.split('=', 1)[0] ?? '').toLowerCase())
 }
 
 function splitTarget (rawTarget: string): { path: string, query: string | undefined } {
