@@ -1,12 +1,14 @@
 import { watch, type FSWatcher } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { CORE_SCHEMA, load } from 'js-yaml'
 import type { Logger } from 'pino'
 import { diffPolicies, type PolicyChanges } from './policy/diff.js'
 import { loadInWorker } from './policy/load-in-worker.js'
 import { loadPolicy, PolicyLoadError, type PolicyProblem } from './policy/load.js'
 import type { ReloadMetrics } from './policy/reload-metrics.js'
 import type { PolicyStore } from './policy/store.js'
+import { tightenPolicy, type Tightening } from './policy/tighten.js'
 import type { Policy } from './policy/types.js'
 
 /**
@@ -25,7 +27,7 @@ export type ReloadTrigger = 'watch' | 'signal' | 'admin'
 
 export type ReloadResult =
   | { readonly status: 'applied', readonly generation: number, readonly changes: PolicyChanges }
-  | { readonly status: 'rejected', readonly generation: number, readonly error: string, readonly problems: readonly PolicyProblem[] }
+  | { readonly status: 'rejected', readonly generation: number, readonly error: string, readonly problems: readonly PolicyProblem[], readonly tightened?: Omit<Tightening, 'policy'> }
 
 /** State of the policy in force, for /readyz. */
 export interface ReloadState {
@@ -55,7 +57,8 @@ export interface ReloaderOptions {
 /**
  * Reloads the policy file into a PolicyStore: on a change in its directory (watch), on
  * SIGHUP and on request. A file that fails validation is not applied: the policy in force
- * stays, the problems are logged and the state turns stale until a reload succeeds.
+ * stays, except that its revocations and removals are (see tightenPolicy), the problems
+ * are logged and the state turns stale until a reload succeeds.
  * Reloads never overlap; a request during one runs once more after it.
  */
 export class PolicyReloader {
@@ -131,7 +134,7 @@ export class PolicyReloader {
     try {
       [policy, worker] = await this.#load()
     } catch (error) {
-      return this.#reject(trigger, error)
+      return await this.#reject(trigger, error)
     }
     return await this.#apply(trigger, policy, worker, started)
   }
@@ -173,7 +176,7 @@ export class PolicyReloader {
     return { status: 'applied', generation: store.generation, changes }
   }
 
-  #reject (trigger: ReloadTrigger, error: unknown): ReloadResult {
+  async #reject (trigger: ReloadTrigger, error: unknown): Promise<ReloadResult> {
     const { store, metrics, logger, file } = this.#options
     const problems = error instanceof PolicyLoadError ? error.problems : []
     const message = error instanceof Error ? error.message : String(error)
@@ -188,7 +191,37 @@ export class PolicyReloader {
       problems: problems.slice(0, MAX_LOGGED_PROBLEMS).map((problem) => problem.message),
       ...(problems.length === 0 ? { err: error } : {})
     }, 'policy reload failed; the policy in force stays')
-    return { status: 'rejected', generation: store.generation, error: message, problems }
+    const tightened = await this.#tighten(trigger)
+    return { status: 'rejected', generation: store.generation, error: message, problems, ...(tightened === undefined ? {} : { tightened }) }
+  }
+
+  /**
+   * A revocation must not wait for an unrelated entry to be fixed (an `env:` variable the
+   * proxy lacks is enough to break every reload), so the revocations and removals of the
+   * failed file are applied to the policy in force. The state stays stale.
+   */
+  async #tighten (trigger: ReloadTrigger): Promise<Omit<Tightening, 'policy'> | undefined> {
+    const { store, metrics, logger, file } = this.#options
+    const tightening = tightenPolicy(store.current, await readLeniently(file), this.#clock())
+    if (tightening === undefined) return undefined
+    store.replace(tightening.policy)
+    metrics.generation.set(store.generation)
+    const { revoked, removed } = tightening
+    logger.warn({ trigger, file, generation: store.generation, revoked: revoked.slice(0, MAX_LOGGED_IDS), removed: removed.slice(0, MAX_LOGGED_IDS), revoked_count: revoked.length, removed_count: removed.length }, 'policy file failed to load; revocations and removals applied')
+    return { revoked, removed }
+  }
+}
+
+/**
+ * Parses the policy file without validating it. Returns undefined when it cannot be read or parsed.
+ * NOTE: this parse runs on the main thread, even for a file large enough for the worker.
+ */
+async function readLeniently (file: string): Promise<unknown> {
+  try {
+    // json: true lets a later duplicate mapping key win instead of failing the parse.
+    return load(await readFile(file, 'utf8'), { schema: CORE_SCHEMA, json: true })
+  } catch {
+    return undefined
   }
 }
 
