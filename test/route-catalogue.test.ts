@@ -11,7 +11,7 @@ function classify (method: string, target: string): ReturnType<typeof classifyRo
 
 t.test('GET requests that change state are not reads', async (t) => {
   const writes = ['/feeds/fetchFromFeed/1', '/feeds/fetchFromAllFeeds', '/feeds/enable/1',
-    '/feeds/disable/1', '/feeds/cacheFeeds/all', '/taxonomies/addTag/1', '/jobs/cache/csv',
+    '/feeds/disable/1', '/feeds/cacheFeeds/all', '/taxonomies/addTag/1', '/jobs/cache/csv', '/news/index',
     '/workflows/editor/event-publish', '/galaxies/update', '/warninglists/update']
   for (const target of writes) {
     t.not(classify('GET', target)?.kind, 'read', `GET ${target}`)

@@ -149,7 +149,8 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerActions]> = 
     write: 'testForStolenAttributes pruneUpdateLogs'
   }],
   ['modules', { read: 'index', write: 'queryEnrichment' }],
-  ['news', { read: 'index admin_index', write: 'add edit delete' }],
+  // news/index stores the time the user last read the news (User.newsread).
+  ['news', { read: 'admin_index', write: 'index add edit delete' }],
   ['noticelists', {
     read: 'index view preview_entries',
     write: 'delete enableNoticelist getToggleField toggleEnable update'
