@@ -39,12 +39,23 @@ export function deny (reason: DenialReason, message: string): Denial {
   return { reason, message }
 }
 
-/** MISP's error body (`name`, `message`, `url`), plus the stable reason code and request id. */
+/** Runs of letters and digits as long as a MISP key (40 characters) or longer. */
+const KEY_LIKE_RUN = /[A-Za-z0-9]{40,}/g
+
+/** Replaces every run of 40 or more letters and digits, which may be a key, with `[redacted]`. */
+export function redactKeyLike (text: string): string {
+  return text.replace(KEY_LIKE_RUN, '[redacted]')
+}
+
+/**
+ * Builds MISP's error body (`name`, `message`, `url`), plus the stable reason code and
+ * request id. The message and url may quote client input, so key-like runs are redacted.
+ */
 export function denialBody (denial: Denial, url: string, requestId: string): Record<string, string> {
   return {
     name: DENIALS[denial.reason].title,
-    message: denial.message,
-    url,
+    message: redactKeyLike(denial.message),
+    url: redactKeyLike(url),
     reason: denial.reason,
     request_id: requestId
   }

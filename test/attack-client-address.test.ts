@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startHarness } from './helpers/harness.js'
+import { send, startHarness } from './helpers/harness.js'
 import { auth, expectDenied, expectForwarded } from './helpers/expect.js'
 
 const CLAIMS: Array<[string, string]> = [
@@ -57,4 +57,20 @@ t.test('X-Forwarded-For from a trusted proxy', async (t) => {
   t.same(headerValues(h.standin.requests.at(-1)?.rawHeaders ?? [], 'x-forwarded-for'), ['10.1.1.1'], 'IPv4-mapped address unwrapped')
   await expectDenied(t, h, ['GET', '/servers/getVersion', [...auth(h.keys.ten as string), 'x-forwarded-for', '10.1.1.1, 203.0.113.9']], 403, 'ip_not_allowed', 'right-most untrusted hop decides: ')
   await expectDenied(t, h, ['GET', '/servers/getVersion', [...auth(h.keys.ten as string), 'forwarded', 'for=10.1.1.1']], 403, 'ip_not_allowed', 'Forwarded from a trusted proxy: ')
+})
+
+t.test('denials never echo a key', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'any', allowedIps: ['0.0.0.0/0', '::/0'] }], trustedProxies: ['127.0.0.2/32'], localAddress: '127.0.0.2' })
+  const key = h.keys.any as string
+  for (const value of [key, `x${key}y`, `10.1.1.1, ${key}`]) {
+    await expectDenied(t, h, ['GET', '/servers/getVersion', [...auth(key), 'x-forwarded-for', value]], 403, 'ip_not_allowed', 'key as address: ')
+    const response = await send(h, 'GET', '/servers/getVersion', [...auth(key), 'x-forwarded-for', value])
+    t.notMatch(response.text, key, 'X-Forwarded-For message: no key')
+    t.match(response.body.message, '[redacted]', 'X-Forwarded-For message: redaction marked')
+  }
+  await expectDenied(t, h, ['POST', `/events/view/${key}`, auth(key)], 403, 'read_only', 'key in the path: ')
+  const inPath = await send(h, 'POST', `/events/view/${key}`, auth(key))
+  t.equal(inPath.body.url, '/events/view/[redacted]', 'url field: key replaced')
+  const short = await send(h, 'POST', `/events/view/${key.slice(1)}`, auth(key))
+  t.equal(short.body.url, `/events/view/${key.slice(1)}`, 'url field: 39 characters kept')
 })
