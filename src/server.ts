@@ -183,7 +183,10 @@ function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, bod
     }
     return
   }
-  readWithoutAuthkeys(body as import('node:stream').Readable, decision.key!.upstreamKey!).then(
+  // reply-from has copied MISP's response headers to the reply by now.
+  const encoding = reply.getHeader('content-encoding')
+  const contentEncoding = Array.isArray(encoding) ? encoding.join(',') : encoding?.toString()
+  readWithoutAuthkeys(body as import('node:stream').Readable, decision.key!.upstreamKey!, contentEncoding).then(
     (filtered) => {
       reply.removeHeader('content-length')
       reply.removeHeader('content-encoding')

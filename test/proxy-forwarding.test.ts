@@ -1,3 +1,4 @@
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import t from 'tap'
 import { EVENT, send, sendRaw, startHarness, type Harness } from './helpers/harness.js'
 
@@ -64,6 +65,39 @@ t.test('swap mode sends the upstream key and never returns it', async (t) => {
     t.equal((user.body.User as Record<string, unknown>)?.authkey, undefined, `${path}: authkey field removed`)
     t.equal((user.body.User as Record<string, unknown>)?.email, 'admin@admin.test', `${path}: the rest of the user stays`)
     t.same(lastHeaders(h).get('accept-encoding'), ['identity'], `${path}: asked MISP for an uncompressed body`)
+  }
+})
+
+t.test('swap filter on compressed users responses', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'swap', swap: true }] })
+  const key = h.keys.swap as string
+  const user = JSON.stringify({ User: { id: '1', email: 'admin@admin.test', authkey: h.upstreamKey }, note: `key ${h.upstreamKey}` })
+  const encoders: Record<string, (text: string) => Buffer> = { gzip: gzipSync, 'x-gzip': gzipSync, deflate: deflateSync, br: brotliCompressSync, GZIP: gzipSync, identity: Buffer.from }
+  let encoding = 'gzip'
+  let body: Buffer = Buffer.alloc(0)
+  h.standin.route('GET', '/users/view/me', (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding, 'content-length': body.length })
+    response.end(body)
+  })
+  for (const [name, encode] of Object.entries(encoders)) {
+    encoding = name
+    body = encode(user)
+    const response = await send(h, 'GET', '/users/view/me', ['authorization', key])
+    t.equal(response.status, 200, `${name}: status`)
+    t.equal(response.headers['content-encoding'], undefined, `${name}: sent uncompressed`)
+    t.notMatch(response.text, h.upstreamKey, `${name}: upstream key removed`)
+    t.equal((response.body.User as Record<string, unknown> | undefined)?.email, 'admin@admin.test', `${name}: user kept`)
+    t.equal((response.body.User as Record<string, unknown> | undefined)?.authkey, undefined, `${name}: authkey removed`)
+  }
+  const unreadable: Array<[string, Buffer]> = [['compress', Buffer.from(user)], ['gzip, br', brotliCompressSync(gzipSync(user))],
+    ['zstd', Buffer.from(user)], ['gzip', Buffer.from(user)], ['gzip', gzipSync(Buffer.alloc(17 * 1024 * 1024, 0x20))]]
+  for (const [name, bytes] of unreadable) {
+    encoding = name
+    body = bytes
+    const response = await send(h, 'GET', '/users/view/me', ['authorization', key])
+    t.equal(response.status, 502, `${name} (${bytes.length} bytes): status`)
+    t.equal(response.body.reason, 'upstream_unavailable', `${name}: reason`)
+    t.notMatch(response.text, h.upstreamKey, `${name}: upstream key not sent`)
   }
 })
 
