@@ -30,7 +30,9 @@ t.test('unset env variable: revocation still applies', async (t) => {
   const { reloader, lines } = startReloader(t, h)
   const created = await runCommand(runKeys, ['create', '--policy', h.policyFile, '--id', 'newpartner', '--owner', 'p@example.org', '--purpose', 'new partner', '--allow-ip', '127.0.0.1', '--upstream-key', MISP_KEY], { now: NOW })
   t.equal(created.status, 0, 'keys create accepts the env: key')
-  await runCommand(runKeys, ['revoke', 'leaked', '--reason', 'leaked in CI log', '--policy', h.policyFile], { now: NOW })
+  t.match(created.stderr, /the proxy needs MISP_KEY_NEWPARTNER set, and a restart, to load this file/, 'keys create warns that the variable is unset')
+  const revoked = await runCommand(runKeys, ['revoke', 'leaked', '--reason', 'leaked in CI log', '--policy', h.policyFile], { now: NOW })
+  t.match(revoked.stderr, /Warning: MISP_KEY_NEWPARTNER is not set here/, 'keys revoke warns too')
 
   const result = await reloader.reload('admin')
   t.equal(result.status, 'rejected', 'the file does not load: MISP_KEY_NEWPARTNER is unset')
@@ -40,6 +42,17 @@ t.test('unset env variable: revocation still applies', async (t) => {
   t.equal(h.policies.current.keys.some((key) => key.id === 'newpartner'), false, 'the broken new key is not loaded')
   t.equal(reloader.state.stale, true, 'the state stays stale')
   t.ok(lines.some((line) => line.msg === 'policy file failed to load; revocations and removals applied'), 'logged')
+})
+
+t.test('keys commands: no warning when set', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'steady' }] })
+  const env = { MISP_KEY_NEWPARTNER: 'set-in-this-shell' }
+  const created = await runCommand(runKeys, ['create', '--policy', h.policyFile, '--id', 'newpartner', '--owner', 'p@example.org', '--purpose', 'new partner', '--allow-ip', '127.0.0.1', '--upstream-key', MISP_KEY], { now: NOW, env })
+  t.equal(created.status, 0, 'created')
+  t.notMatch(created.stderr, /Warning/, 'keys create prints no warning')
+  const rotated = await runCommand(runKeys, ['rotate', 'newpartner', '--policy', h.policyFile], { now: NOW })
+  t.match(rotated.stderr, /the proxy needs MISP_KEY_NEWPARTNER set, and a restart/, 'keys rotate warns where the variable is unset')
+  t.equal(rotated.stderr.match(/Warning/g)?.length, 1, 'once per variable, though two keys read it')
 })
 
 t.test('broken file: unlisted key removed', async (t) => {

@@ -10,6 +10,7 @@ import { policyPath, type CommandIo } from './command-io.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { hashFromStdin } from './hash.js'
 import { describeExpiry, EXPIRY_OPTIONS, onePositional, readExpiry, readKeyId } from './key-options.js'
+import { warnUnsetVariables } from './unset-variables.js'
 
 /** Time the old key stays valid after a rotation, for clients to switch over. */
 export const DEFAULT_OVERLAP = '24h'
@@ -60,10 +61,11 @@ export async function rotateKey (args: string[], io: CommandIo): Promise<number>
   const key = passThrough ? undefined : generateMispKey()
   const hash = key === undefined ? await hashFromStdin(io.stdin as NodeJS.ReadStream) : digestKey(key)
   const rotation: Rotation = { oldId, newId, hash, expires, overlapEnd: now + overlap, passThrough }
-  const { value: result } = await editPolicy(file, (editor) => applyRotation(editor, rotation), { now, env: io.env })
+  const { value: result, policy } = await editPolicy(file, (editor) => applyRotation(editor, rotation), { now, env: io.env })
 
   if (key !== undefined) io.stdout.write(key + '\n')
   io.stderr.write(describeRotation(file, rotation, result, overlap))
+  warnUnsetVariables(policy, io)
   return 0
 }
 

@@ -8,6 +8,7 @@ import { hashFromStdin } from './hash.js'
 import { listKeys } from './key-list.js'
 import { describeExpiry, NEW_KEY_OPTIONS, onePositional, readAllowedIps, readExpiry, readKeyId, readLabels, readUpstreamKey, requireFlag } from './key-options.js'
 import { rotateKey } from './key-rotate.js'
+import { warnUnsetVariables } from './unset-variables.js'
 
 type NewKeyFlags = ReturnType<typeof parseNewKeyArgs>
 
@@ -42,10 +43,11 @@ async function createKey (args: string[], io: CommandIo): Promise<number> {
   const entry = newKeyFromFlags(flags, now, digestKey(key), upstreamKey)
   const file = policyPath(flags.policy, io.env)
 
-  await addKey(file, entry, { now, env: io.env })
+  const policy = await addKey(file, entry, { now, env: io.env })
   io.stdout.write(key + '\n')
   io.stderr.write(`Added key "${entry.id}" to ${file}, ${describeExpiry(entry.expires)}, swap mode (${upstreamKey}).\n` +
     'The key was printed once on stdout. Store it now: misp-keygate keeps only its digest.\n')
+  warnUnsetVariables(policy, io)
   return 0
 }
 
@@ -60,8 +62,9 @@ async function importKey (args: string[], io: CommandIo): Promise<number> {
   const hash = await hashFromStdin(io.stdin as NodeJS.ReadStream)
   const file = policyPath(flags.policy, io.env)
 
-  await addKey(file, { ...entry, hash }, { now, env: io.env })
+  const policy = await addKey(file, { ...entry, hash }, { now, env: io.env })
   io.stderr.write(`Added key "${entry.id}" to ${file}, ${describeExpiry(entry.expires)}, pass-through: MISP receives the client's own key.\n`)
+  warnUnsetVariables(policy, io)
   return 0
 }
 
@@ -73,8 +76,9 @@ async function revoke (args: string[], io: CommandIo): Promise<number> {
   const file = policyPath(values.policy, io.env)
   const now = io.now()
 
-  await revokeKey(file, id, reason, now, { env: io.env })
+  const policy = await revokeKey(file, id, reason, now, { env: io.env })
   io.stderr.write(`Revoked key "${id}" in ${file} at ${formatTimestamp(now)}. A running proxy refuses it once it has reloaded the file.\n`)
+  warnUnsetVariables(policy, io)
   return 0
 }
 
