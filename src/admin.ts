@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Metrics } from './metrics.js'
@@ -33,7 +34,8 @@ export async function buildAdmin (options: AdminOptions): Promise<FastifyInstanc
     const policy = options.policies.current
     // A stale policy keeps the status ready (200): the proxy serves the last good policy.
     const reload = options.reloader === undefined ? {} : reloadStateJson(options.reloader.state)
-    const body = { status: options.isServing() ? 'ready' : 'draining', policy: { file: policy.file, keys: policy.keys.length, generation: options.policies.generation, ...reload } }
+    // The absolute path, so that incident --revoke can tell this proxy's file from another policy.yaml.
+    const body = { status: options.isServing() ? 'ready' : 'draining', policy: { file: resolve(policy.file), keys: policy.keys.length, generation: options.policies.generation, ...reload } }
     return reply.code(options.isServing() ? 200 : 503).send(body)
   })
   registerUsageRoutes(app, options.policies, options.usage)

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import { join } from 'node:path'
+import { copyFile, mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import t from 'tap'
+import { request } from 'undici'
 import { runIncident } from '../src/commands/incident.js'
 import { digestKey } from '../src/digest.js'
 import { runCommand } from './helpers/command.js'
@@ -138,6 +140,27 @@ t.test('incident --revoke reports the proxy reload', async (t) => {
     '--policy', fixture.policyFile, '--usage-db', join(fixture.dir, 'usage.sqlite'), '--admin-url', proxy.adminUrl
   ], { now: Date.now() })
   t.match(JSON.parse(again.stdout), { revocation: { status: 'already', proxy: { state: 'reloaded' } }, key: { revoked: { reason: 'laptop stolen' } } }, 'the first revocation is kept')
+})
+
+t.test('incident --revoke: another proxy\'s policy.yaml', async (t) => {
+  const served = await usageFixture(t, [{ id: 'alpha' }])
+  const proxy = await startUsageProxy(t, served, join(served.dir, 'usage.sqlite'), { flushIntervalMs: 20 })
+  t.equal(await get(proxy.pool, '/servers/getVersion', served.keys.alpha as string), 200, 'the served key works')
+  await proxy.running.usage.flush()
+  const other = { policyFile: join(served.dir, 'staging', 'policy.yaml') }
+  await mkdir(dirname(other.policyFile))
+  await copyFile(served.policyFile, other.policyFile)
+
+  const result = await runCommand(runIncident, [
+    'alpha', '--since', '1h', '--revoke', '--reason', 'laptop stolen', '--format', 'json',
+    '--policy', other.policyFile, '--usage-db', join(served.dir, 'usage.sqlite'), '--admin-url', proxy.adminUrl
+  ], { now: Date.now() })
+  const report = JSON.parse(result.stdout) as { revocation: { proxy: unknown } }
+  t.same(report.revocation.proxy, { state: 'pending', detail: `the proxy at ${proxy.adminUrl} serves ${served.policyFile}, not ${other.policyFile}` }, 'reported as pending, naming both files')
+  const ready = await request(`${proxy.adminUrl}/readyz`).then(async (response) => await response.body.json()) as { policy: { generation: number, file: string } }
+  t.equal(ready.policy.generation, 1, 'no POST /reload reached the other proxy')
+  t.equal(ready.policy.file, served.policyFile, '/readyz names the absolute path')
+  t.equal(await get(proxy.pool, '/servers/getVersion', served.keys.alpha as string), 200, 'its own key "alpha" still works')
 })
 
 async function unusedPort (): Promise<number> {

@@ -1,5 +1,5 @@
-import { stat } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { realpath, stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { request } from 'undici'
 import { PolicyWriteError, revokeKey } from '../policy/writer.js'
 
@@ -53,14 +53,25 @@ export async function confirmReload (adminUrl: string, file: string, writtenAt: 
   for (;;) {
     const ready = await readiness(adminUrl)
     if (typeof ready === 'string') return { state: 'pending', detail: ready }
-    if (basename(ready.file) !== basename(file)) {
-      return { state: 'pending', detail: `the proxy at ${adminUrl} serves ${ready.file}, not ${file}` }
+    if (!await isSameFile(ready.file, file)) {
+      return { state: 'pending', detail: `the proxy at ${adminUrl} serves ${ready.file}, not ${resolve(file)}` }
     }
     const outcome = compare(ready, writtenAt)
     if (outcome !== undefined) return outcome
     if (Date.now() >= deadline) return await requestReload(adminUrl)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
+}
+
+/**
+ * Compares the file /readyz names, an absolute path, with the command's file. Most
+ * deployments call the file policy.yaml, so the names alone match another proxy's file.
+ */
+async function isSameFile (served: string, file: string): Promise<boolean> {
+  if (served === '') return false
+  if (served === resolve(file)) return true
+  const [left, right] = await Promise.all([realpath(served).catch(() => served), realpath(file).catch(() => resolve(file))])
+  return left === right
 }
 
 function compare (ready: Readiness, writtenAt: number): ProxyReload | undefined {
