@@ -86,6 +86,10 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
     }
   })
   app.decorateRequest('keygate', null)
+  // Without a 'connect' listener, Node closes a CONNECT request's socket without a response.
+  app.server.on('connect', (_request: unknown, socket: Socket) => {
+    rejectMalformed(Object.assign(new Error('CONNECT'), { code: 'CONNECT_NOT_SUPPORTED' }), socket, options)
+  })
 
   app.addHook('onRequest', async (request, reply) => {
     const denial = decideRequest(request, reply, options, clock())
@@ -106,6 +110,13 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
       const denial = deny('malformed_request', `The request could not be read (${err.code}). Check its Content-Type header and body.`)
       if (request.keygate !== null) request.keygate.decision = { ...request.keygate.decision, denial }
       request.log.info({ err_code: err.code }, 'request rejected while reading it')
+      return sendDenial(request, reply, denial)
+    }
+    if (isClientAbort(err, request)) {
+      // The socket is closed, so no client reads this denial. Sending it ends the reply.
+      const denial = deny('malformed_request', 'The client closed the connection before the request body ended.')
+      if (request.keygate !== null) request.keygate.decision = { ...request.keygate.decision, denial }
+      request.log.info({ err_code: err.code }, 'client closed the connection')
       return sendDenial(request, reply, denial)
     }
     request.log.error({ err }, 'request failed inside the proxy')
@@ -135,6 +146,11 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
     }
   })
   return app
+}
+
+/** True when the error comes from the client closing its connection while the body was read. */
+function isClientAbort (err: Error & { code?: string }, request: FastifyRequest): boolean {
+  return err.code === 'ECONNRESET' || (request.raw.destroyed && request.raw.socket.destroyed)
 }
 
 function decideRequest (request: FastifyRequest, reply: FastifyReply, options: ProxyOptions, now: number): Denial | undefined {
@@ -314,11 +330,15 @@ function rejectMalformed (err: Error & { code?: string }, socket: Socket, option
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
   const requestId = randomUUID()
-  const body = JSON.stringify(denialBody(deny('malformed_request', tooLarge
-    ? 'The request headers are too large.'
-    : `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}).`), '', requestId))
+  const body = JSON.stringify(denialBody(deny('malformed_request', malformedMessage(err.code)), '', requestId))
   options.logger.info({ request_id: requestId, reason: 'malformed_request', err_code: err.code }, 'malformed request rejected')
   socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
     'content-type: application/json; charset=utf-8\r\nconnection: close\r\n' +
     `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+}
+
+function malformedMessage (code: string | undefined): string {
+  if (code === 'HPE_HEADER_OVERFLOW') return 'The request headers are too large.'
+  if (code === 'CONNECT_NOT_SUPPORTED') return 'The CONNECT method is not supported: the proxy forwards requests to MISP only. Send the request itself.'
+  return `The request is not valid HTTP/1.1 (${code ?? 'parse error'}).`
 }
