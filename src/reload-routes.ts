@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { PolicyReloader, ReloadState } from './reload.js'
 
+/** Problems listed in a 422 response; `problem_count` counts them all. */
+const MAX_RESPONSE_PROBLEMS = 100
+
 /**
  * Adds `POST /reload` to the admin listener. It reloads the policy file now and responds
- * 200 with the changes, or 422 with the problems when the file does not load, in which
- * case the policy in force stays.
+ * 200 with the changes, or 422 with the first problems when the file does not load, in
+ * which case the policy in force stays except for its revocations and removals.
  */
 export function registerReloadRoute (app: FastifyInstance, reloader: Pick<PolicyReloader, 'reload'>): void {
   app.post('/reload', async (_request, reply) => {
@@ -14,7 +17,9 @@ export function registerReloadRoute (app: FastifyInstance, reloader: Pick<Policy
       status: 'rejected',
       generation: result.generation,
       error: result.error,
-      problems: result.problems.map((problem) => problem.message)
+      problems: result.problems.slice(0, MAX_RESPONSE_PROBLEMS).map((problem) => problem.message),
+      problem_count: result.problemCount,
+      ...(result.tightened === undefined ? {} : { tightened: result.tightened })
     })
   })
 }

@@ -27,7 +27,7 @@ export type ReloadTrigger = 'watch' | 'signal' | 'admin'
 
 export type ReloadResult =
   | { readonly status: 'applied', readonly generation: number, readonly changes: PolicyChanges }
-  | { readonly status: 'rejected', readonly generation: number, readonly error: string, readonly problems: readonly PolicyProblem[], readonly tightened?: Omit<Tightening, 'policy'> }
+  | { readonly status: 'rejected', readonly generation: number, readonly error: string, readonly problems: readonly PolicyProblem[], readonly problemCount: number, readonly tightened?: Omit<Tightening, 'policy'> }
 
 /** State of the policy in force, for /readyz. */
 export interface ReloadState {
@@ -179,6 +179,7 @@ export class PolicyReloader {
   async #reject (trigger: ReloadTrigger, error: unknown): Promise<ReloadResult> {
     const { store, metrics, logger, file } = this.#options
     const problems = error instanceof PolicyLoadError ? error.problems : []
+    const problemCount = error instanceof PolicyLoadError ? error.problemCount : 0
     const message = error instanceof Error ? error.message : String(error)
     this.#state = { ...this.#state, stale: true, error: message, failedAt: this.#clock() }
     metrics.reloads.inc({ result: 'failure' })
@@ -187,12 +188,12 @@ export class PolicyReloader {
       trigger,
       file,
       generation: store.generation,
-      problem_count: problems.length,
+      problem_count: problemCount,
       problems: problems.slice(0, MAX_LOGGED_PROBLEMS).map((problem) => problem.message),
-      ...(problems.length === 0 ? { err: error } : {})
+      ...(problemCount === 0 ? { err: error } : {})
     }, 'policy reload failed; the policy in force stays')
     const tightened = await this.#tighten(trigger)
-    return { status: 'rejected', generation: store.generation, error: message, problems, ...(tightened === undefined ? {} : { tightened }) }
+    return { status: 'rejected', generation: store.generation, error: message, problems, problemCount, ...(tightened === undefined ? {} : { tightened }) }
   }
 
   /**

@@ -62,7 +62,10 @@ async function checkPolicy (file: string, now: number, env: NodeJS.ProcessEnv, o
     policy = await loadPolicy(file, { now, env: withPlaceholderEnv(env) })
   } catch (error) {
     if (!(error instanceof PolicyLoadError)) throw error
-    return { file, errors: error.problems.map((problem) => problem.message), warnings: [] }
+    const errors = error.problems.map((problem) => problem.message)
+    const unlisted = error.problemCount - errors.length
+    if (unlisted > 0) errors.push(`${unlisted} more problems are not listed. Fix the ones above and run the check again`)
+    return { file, errors, warnings: [] }
   }
 
   const warnings = [

@@ -1,5 +1,5 @@
 import { AddressSet, parseCidr, type IpRange } from '../net/address.js'
-import { accept, describeValue, isMapping, reject, type Check, type Checked, type Issue } from './fields.js'
+import { accept, appendAll, describeValue, isMapping, reject, type Check, type Checked, type Issue } from './fields.js'
 import { parseTimestamp } from './timestamp.js'
 
 /** Returns a check for a string with at least one non-space character. `hint` describes the expected value. */
@@ -48,7 +48,7 @@ export const addressListValue: Check<AddressSet> = (value, field) => {
   for (const [index, entry] of value.entries()) {
     const checked = checkAddressEntry(entry, `${field}[${index}]`)
     if (checked.ok) ranges.push(checked.value)
-    else issues.push(...checked.issues)
+    else appendAll(issues, checked.issues)
   }
   return issues.length === 0 ? accept(AddressSet.fromRanges(ranges)) : { ok: false, issues }
 }

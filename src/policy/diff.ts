@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { AddressSet } from '../net/address.js'
+import { appendAll } from './fields.js'
 import type { KeyEntry, Policy } from './types.js'
 
 /** The changes between two policies, as key ids only. */
@@ -27,7 +28,7 @@ export async function diffPolicies (before: Policy, after: Policy): Promise<Poli
     else if (old.revoked === undefined && key.revoked !== undefined) changes.revoked.push(key.id)
     else if (!isSameKey(old, key)) changes.changed.push(key.id)
   }
-  changes.removed.push(...previous.keys())
+  appendAll(changes.removed, previous.keys())
   return changes
 }
 

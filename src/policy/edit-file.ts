@@ -10,6 +10,9 @@ import type { Policy } from './types.js'
 import { PolicyWriteError } from './write-error.js'
 import { parseYaml } from './yaml.js'
 
+/** Problems listed in the message of an edit whose result would not load. */
+const MAX_LISTED_PROBLEMS = 20
+
 export interface WriteOptions {
   /** Milliseconds since the epoch, for validating the result; default now. */
   readonly now?: number
@@ -101,8 +104,9 @@ async function checkResult (file: string, target: string, text: string, expected
   } catch (error) {
     if (!(error instanceof PolicyLoadError)) throw error
     const first = error.problems[0]
-    const lines = error.problems.map((problem) => `  - ${problem.message}`).join('\n')
-    throw new PolicyWriteError('invalid_result', { file, keyId: first?.keyId, field: first?.field }, `the edited policy would not load, so nothing was written:\n${lines}`, { cause: error })
+    const lines = error.problems.slice(0, MAX_LISTED_PROBLEMS).map((problem) => `  - ${problem.message}`)
+    if (error.problemCount > MAX_LISTED_PROBLEMS) lines.push(`  ... and ${error.problemCount - MAX_LISTED_PROBLEMS} more problems`)
+    throw new PolicyWriteError('invalid_result', { file, keyId: first?.keyId, field: first?.field }, `the edited policy would not load, so nothing was written:\n${lines.join('\n')}`, { cause: error })
   }
 }
 

@@ -1,4 +1,4 @@
-import { accept, describeValue, isMapping, reject, type Check, type Issue } from './fields.js'
+import { accept, appendAll, describeValue, isMapping, reject, type Check, type Issue } from './fields.js'
 import type { KeyFields } from './schema.js'
 import type { KeyEntry } from './types.js'
 
@@ -16,10 +16,11 @@ export function keyListOf (keyCheck: Check<KeyFields>, idPattern: RegExp, hashPa
     for (const [index, item] of value.entries()) {
       const checked = keyCheck(item, '', context)
       if (checked.ok) entries.push(toKeyEntry(checked.value))
-      else issues.push(...checked.issues.map((issue) => ({ ...issue, index, keyId: ids[index] })))
+      else appendAll(issues, checked.issues.map((issue) => ({ ...issue, index, keyId: ids[index] })))
     }
 
-    issues.push(...findDuplicateIds(ids), ...findDuplicateHashes(value, ids, hashPattern))
+    appendAll(issues, findDuplicateIds(ids))
+    appendAll(issues, findDuplicateHashes(value, ids, hashPattern))
     return issues.length === 0 ? accept(Object.freeze(entries)) : { ok: false, issues }
   }
 }

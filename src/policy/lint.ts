@@ -1,5 +1,6 @@
 import { digestKey } from '../digest.js'
 import { keyState } from './key-state.js'
+import { appendAll } from './fields.js'
 import { unsetVariableName } from './placeholder-env.js'
 import type { KeyEntry, Policy } from './types.js'
 
@@ -75,7 +76,7 @@ export function lintPolicy (policy: Policy, options: LintOptions): LintWarning[]
       if (message !== undefined) warnings.push({ keyId: key.id, check, message })
     }
   }
-  warnings.push(...findSharedUpstreamKeys(policy.keys, options.now))
+  appendAll(warnings, findSharedUpstreamKeys(policy.keys, options.now))
   return warnings
 }
 

@@ -80,7 +80,7 @@ class PolicyAssembly {
       case 'done':
         return this.#build()
       case 'rejected':
-        throw new PolicyLoadError(this.#file, message.problems)
+        throw new PolicyLoadError(this.#file, message.problems, message.problemCount)
       case 'failed':
         throw new Error(`the policy load worker failed: ${message.message}`)
     }

@@ -22,5 +22,5 @@ export type WorkerMessage =
   | { readonly type: 'header', readonly rest: Transferable, readonly profiles: ProfileText[], readonly keyCount: number, readonly digestCount: number }
   | { readonly type: 'keys', readonly keys: Transferable[] }
   | { readonly type: 'done' }
-  | { readonly type: 'rejected', readonly message: string, readonly problems: PolicyProblem[] }
+  | { readonly type: 'rejected', readonly message: string, readonly problems: PolicyProblem[], readonly problemCount: number }
   | { readonly type: 'failed', readonly message: string }

@@ -35,6 +35,6 @@ try {
   await acknowledged()
   post({ type: 'done' })
 } catch (error) {
-  if (error instanceof PolicyLoadError) post({ type: 'rejected', message: error.message, problems: [...error.problems] })
+  if (error instanceof PolicyLoadError) post({ type: 'rejected', message: error.message, problems: [...error.problems], problemCount: error.problemCount })
   else post({ type: 'failed', message: error instanceof Error ? error.stack ?? error.message : String(error) })
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { Profile } from '../acl/profile.js'
 import { dirname, resolve } from 'node:path'
 import type { Issue } from './fields.js'
-import { makeProblem, PolicyLoadError, type PolicyProblem } from './problems.js'
+import { makeProblem, MAX_KEPT_PROBLEMS, PolicyLoadError, type PolicyProblem } from './problems.js'
 import { policyValue } from './schema.js'
 import type { KeyEntry, Policy } from './types.js'
 import { findKeyFilePaths, readKeyFiles } from './upstream.js'
@@ -40,7 +40,7 @@ export async function validatePolicy (document: unknown, file: string, options: 
   const baseDirectory = dirname(resolve(file))
   const upstreamFiles = await readKeyFiles(findKeyFilePaths(document, baseDirectory))
   const checked = policyValue(document, '', { now: options.now, env: options.env, upstreamFiles, baseDirectory })
-  if (!checked.ok) throw new PolicyLoadError(file, checked.issues.map((issue) => toProblem(file, issue)))
+  if (!checked.ok) throw new PolicyLoadError(file, checked.issues.slice(0, MAX_KEPT_PROBLEMS).map((issue) => toProblem(file, issue)), checked.issues.length)
 
   return buildPolicy(file, checked.value.keys, checked.value.profiles)
 }

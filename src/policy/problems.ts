@@ -13,15 +13,21 @@ export interface PolicyProblem {
 
 /** Maximum number of problems listed in a PolicyLoadError message. */
 const MAX_LISTED_PROBLEMS = 20
+/** Maximum number of problems a PolicyLoadError keeps; `problemCount` counts them all. */
+export const MAX_KEPT_PROBLEMS = 1000
 
-/** A policy file that cannot be used. `problems` lists every problem found. */
+/** A policy file that cannot be used. `problems` lists the first problems found, at most MAX_KEPT_PROBLEMS. */
 export class PolicyLoadError extends Error {
   readonly problems: readonly PolicyProblem[]
+  /** Number of problems found, including those not kept. */
+  readonly problemCount: number
 
-  constructor (file: string, problems: readonly PolicyProblem[]) {
-    super(summarizeProblems(file, problems))
+  /** `problemCount` defaults to the length of `problems`; a worker thread passes the count it found. */
+  constructor (file: string, problems: readonly PolicyProblem[], problemCount = problems.length) {
+    super(summarizeProblems(file, problems, problemCount))
     this.name = 'PolicyLoadError'
-    this.problems = problems
+    this.problems = problems.slice(0, MAX_KEPT_PROBLEMS)
+    this.problemCount = problemCount
   }
 }
 
@@ -35,9 +41,9 @@ export function makeProblem (place: Omit<PolicyProblem, 'message'>, detail: stri
   return { ...place, message: `${parts.join(', ')}: ${detail}` }
 }
 
-function summarizeProblems (file: string, problems: readonly PolicyProblem[]): string {
-  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
+function summarizeProblems (file: string, problems: readonly PolicyProblem[], problemCount: number): string {
+  const count = problemCount === 1 ? '1 problem' : `${problemCount} problems`
   const lines = problems.slice(0, MAX_LISTED_PROBLEMS).map((problem) => `  - ${problem.message}`)
-  if (problems.length > MAX_LISTED_PROBLEMS) lines.push(`  ... and ${problems.length - MAX_LISTED_PROBLEMS} more problems`)
+  if (problemCount > MAX_LISTED_PROBLEMS) lines.push(`  ... and ${problemCount - MAX_LISTED_PROBLEMS} more problems`)
   return [`policy file ${file} cannot be loaded (${count}):`, ...lines].join('\n')
 }
