@@ -29,6 +29,8 @@ Commands:
                                      chunks of its answer (KEYGATE_UPSTREAM_TIMEOUT, default 300)
               --form-body-limit BYTES  largest URL-encoded form body read to check its fields;
                                      larger ones get 413 (KEYGATE_FORM_BODY_LIMIT, default 1048576)
+              --client-timeout SECONDS  time a client may leave its request body or idle
+                                     connection without data (KEYGATE_CLIENT_TIMEOUT, default 60)
 ${USAGE_HELP.trimEnd()}
   hash      Read one key on stdin and print its sha256: digest for the policy.
   keys      Change the policy file in place (comments kept, under a lock); every
@@ -38,8 +40,9 @@ ${USAGE_HELP.trimEnd()}
               Generate a key, add its digest, print the key once on stdout. Default: read-only, 30-day TTL.
     keys import --id ID ... (as create, without --upstream-key)
               Register an existing MISP key, read on stdin, for pass-through.
-    keys rotate ID [--overlap 24h] [--new-id NEW] [--ttl 30d | --expires TIME | --no-expiry]
+    keys rotate ID [--overlap 24h] [--new-id NEW] [--ttl 30d | --expires TIME | --no-expiry] [--force]
               Add a successor with the same settings (replaces: ID) and expire ID after the overlap.
+              Refused when a key that is not revoked already replaces ID, unless --force.
     keys revoke ID --reason TEXT
               Mark the key revoked; the entry stays as a record.
     keys list [--format table|json]
@@ -82,6 +85,7 @@ async function runServe (args: string[]): Promise<number> {
       'upstream-ca': { type: 'string' },
       'upstream-timeout': { type: 'string' },
       'form-body-limit': { type: 'string' },
+      'client-timeout': { type: 'string' },
       ...USAGE_OPTIONS
     }
   })

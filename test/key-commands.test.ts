@@ -182,6 +182,38 @@ t.test('keys rotate never lengthens the old key', async (t) => {
   t.match(missing.message, /key "nope"/, 'names the key')
 })
 
+t.test('keys rotate: second successor refused', async (t) => {
+  const file = examplePolicy(t)
+  await keys(file, CREATE)
+  await keys(file, ['rotate', 'siem-new'])
+  const before = await readFile(file, 'utf8')
+  const refused = await rejection(keys(file, ['rotate', 'siem-new']))
+  t.type(refused, PolicyWriteError, 'a write error: the CLI exits 1')
+  t.equal((refused as PolicyWriteError).code, 'has_successor', 'code')
+  t.match(refused.message, /already has the successor "siem-new-2"/, 'names the successor')
+  t.match(refused.message, /keys revoke siem-new --reason rotated/, 'says what to do instead')
+  t.equal(await readFile(file, 'utf8'), before, 'the file is unchanged')
+
+  const forced = await keys(file, ['rotate', 'siem-new', '--force'])
+  t.equal(forced.status, 0, '--force allows a second successor')
+  t.equal(keyOf(await load(file), 'siem-new-3')?.replaces, 'siem-new', 'the second successor')
+
+  await keys(file, ['revoke', 'siem-new-2', '--reason', 'test'])
+  await keys(file, ['revoke', 'siem-new-3', '--reason', 'test'])
+  const afterRevoke = await keys(file, ['rotate', 'siem-new'])
+  t.equal(afterRevoke.status, 0, 'revoked successors do not count')
+})
+
+t.test('keys rotate: concurrent runs add one successor', async (t) => {
+  const file = examplePolicy(t)
+  await keys(file, CREATE)
+  const runs = await Promise.all([0, 1, 2, 3].map(async () => await runCli(['keys', 'rotate', 'siem-new', '--policy', file])))
+  t.equal(runs.filter((run) => run?.status === 0).length, 1, 'one run succeeds')
+  t.equal(runs.filter((run) => run?.status === 1).length, 3, 'the others exit 1')
+  const successors = (await load(file)).keys.filter((key) => key.replaces === 'siem-new')
+  t.same(successors.map((key) => key.id), ['siem-new-2'], 'one successor')
+})
+
 t.test('nextRotationId counts up and skips taken ids', async (t) => {
   t.equal(nextRotationId('siem', () => false), 'siem-2', 'first successor')
   t.equal(nextRotationId('siem-2', () => false), 'siem-3', 'numbered id counts up')

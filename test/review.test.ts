@@ -143,6 +143,22 @@ t.test('review rows for a fixture policy', async (t) => {
   t.match(table, /^19 key\(s\): 3 ok, 14 with warnings, 2 critical$/m, 'summary')
 })
 
+t.test('review: expiring key with a successor', async (t) => {
+  const f = fixture(t, [
+    key('siem-pull', { expires: '2026-12-05T12:00:00Z' }),
+    key('siem-pull-2', { replaces: 'siem-pull' }),
+    key('lone', { expires: '2026-12-05T12:00:00Z' }),
+    key('revoked-successor-of', { expires: '2026-12-05T12:00:00Z' }),
+    key('gone', { replaces: 'revoked-successor-of', revoked: '{ at: 2026-12-01T00:00:00Z, reason: test }' })
+  ], [])
+  const { rows } = await review(f)
+  const message = (id: string): string | undefined => rows.get(id)?.checks.ephemeral?.message
+  t.match(message('siem-pull'), /Successor "siem-pull-2" exists: move the integration, then revoke: misp-keygate keys revoke siem-pull/, 'advises revoking, not rotating')
+  t.notMatch(message('siem-pull'), /keys rotate/, 'no second rotation advised')
+  t.match(message('lone'), /Rotate it: misp-keygate keys rotate lone/, 'a key without a successor is still told to rotate')
+  t.match(message('revoked-successor-of'), /Rotate it: misp-keygate keys rotate/, 'a revoked successor does not count')
+})
+
 t.test('review exit codes follow --fail-on', async (t) => {
   const withCritical = fixture(t, [key('clean'), key('leaked')], [
     recent('clean'), deniedEvent('leaked', NOW - DAY, 'ip_not_allowed', 403, { address: '203.0.113.9' })

@@ -19,6 +19,7 @@ const ROTATE_OPTIONS = {
   policy: { type: 'string' },
   overlap: { type: 'string' },
   'new-id': { type: 'string' },
+  force: { type: 'boolean' },
   ...EXPIRY_OPTIONS
 } as const
 
@@ -33,6 +34,8 @@ interface Rotation {
   /** The old key's new expiry: now plus the overlap. */
   readonly overlapEnd: number
   readonly passThrough: boolean
+  /** Allows a second successor when a key that is not revoked already replaces the old one. */
+  readonly force: boolean
 }
 
 interface RotationResult {
@@ -60,7 +63,7 @@ export async function rotateKey (args: string[], io: CommandIo): Promise<number>
   const passThrough = await isPassThrough(file, oldId)
   const key = passThrough ? undefined : generateMispKey()
   const hash = key === undefined ? await hashFromStdin(io.stdin as NodeJS.ReadStream) : digestKey(key)
-  const rotation: Rotation = { oldId, newId, hash, expires, overlapEnd: now + overlap, passThrough }
+  const rotation: Rotation = { oldId, newId, hash, expires, overlapEnd: now + overlap, passThrough, force: values.force === true }
   const { value: result, policy } = await editPolicy(file, (editor) => applyRotation(editor, rotation), { now, env: io.env })
 
   if (key !== undefined) io.stdout.write(key + '\n')
@@ -88,6 +91,7 @@ function applyRotation (editor: PolicyEditor, rotation: Rotation): RotationResul
   if ((old.upstream_key === undefined) !== rotation.passThrough) {
     throw new PolicyWriteError('changed_during_edit', { file: editor.file, keyId: rotation.oldId, field: 'upstream_key' }, 'changed while this command ran. Run the command again')
   }
+  if (!rotation.force) refuseSecondSuccessor(editor, rotation.oldId)
   const newId = rotation.newId ?? nextRotationId(rotation.oldId, (id) => editor.has(id))
   editor.addKey(successorFields(editor.file, old, newId, rotation))
 
@@ -97,6 +101,17 @@ function applyRotation (editor: PolicyEditor, rotation: Rotation): RotationResul
   if (current?.ok === true && current.time <= rotation.overlapEnd) return { newId, oldExpires: current.time }
   editor.setField(rotation.oldId, 'expires', formatTimestamp(rotation.overlapEnd))
   return { newId, oldExpires: rotation.overlapEnd }
+}
+
+/** Throws when a key that is not revoked already replaces `oldId`: checked under the lock, so concurrent rotations add one successor. */
+function refuseSecondSuccessor (editor: PolicyEditor, oldId: string): void {
+  const successor = editor.ids().find((id) => {
+    const entry = editor.read(id)
+    return entry?.replaces === oldId && (entry.revoked === undefined || entry.revoked === null)
+  })
+  if (successor === undefined) return
+  const detail = `already has the successor "${successor}" (replaces: ${oldId}), so nothing was changed. Move the integration to "${successor}", then run misp-keygate keys revoke ${oldId} --reason rotated. To add a second successor anyway, pass --force`
+  throw new PolicyWriteError('has_successor', { file: editor.file, keyId: oldId }, detail)
 }
 
 /** Returns the next free id: `siem-pull` becomes `siem-pull-2`, `siem-pull-2` becomes `siem-pull-3`. */

@@ -129,18 +129,24 @@ function checkReadOnly ({ key, usage, state, recordsStart }: KeyFacts): CheckRes
   return warning(`read-write, but no forwarded request since ${day(recordsStart)} was a write. Set read_only: true`)
 }
 
-function checkEphemeral ({ key, state, options }: KeyFacts): CheckResult {
+function checkEphemeral ({ key, state, policy, options }: KeyFacts): CheckResult {
   if (state === 'revoked') return NOT_APPLICABLE
   if (state === 'expired') return warning(`expired at ${iso(key.expires)} but not revoked. Revoke it: misp-keygate keys revoke ${key.id} --reason expired`)
-  if (key.expires === undefined) return warning('no expiry. Set expires, or rotate it with misp-keygate keys rotate')
+  const successor = policy.keys.find((other) => other.replaces === key.id && isLive(other, options.now))
+  if (key.expires === undefined) return warning(`no expiry. ${successor === undefined ? 'Set expires, or rotate it with misp-keygate keys rotate' : moveThenRevoke(key, successor)}`)
   // The policy does not record when a key was made, so the lifetime counts from not_before, or else from now.
   const lifetime = key.expires - (key.notBefore ?? options.now)
   if (lifetime > options.maxLifetimeMs) {
-    return warning(`valid for ${Math.round(lifetime / DAY_MS)} days, over the maximum of ${Math.round(options.maxLifetimeMs / DAY_MS)}. Rotate it sooner`)
+    return warning(`valid for ${Math.round(lifetime / DAY_MS)} days, over the maximum of ${Math.round(options.maxLifetimeMs / DAY_MS)}. ${successor === undefined ? 'Rotate it sooner' : moveThenRevoke(key, successor)}`)
   }
   const left = key.expires - options.now
-  if (left <= options.expiringDays * DAY_MS) return warning(`expires ${iso(key.expires)}, in ${days(left)}. Rotate it: misp-keygate keys rotate ${key.id}`)
-  return OK
+  if (left > options.expiringDays * DAY_MS) return OK
+  return warning(`expires ${iso(key.expires)}, in ${days(left)}. ${successor === undefined ? `Rotate it: misp-keygate keys rotate ${key.id}` : moveThenRevoke(key, successor)}`)
+}
+
+/** Advice for a key that a rotation already succeeded: a second rotation would add a second successor. */
+function moveThenRevoke (key: KeyEntry, successor: KeyEntry): string {
+  return `Successor "${successor.id}" exists: move the integration, then revoke: misp-keygate keys revoke ${key.id} --reason "rotated to ${successor.id}"`
 }
 
 function checkRestricted ({ key, options }: KeyFacts): CheckResult {

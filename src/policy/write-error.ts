@@ -5,6 +5,7 @@ export type PolicyWriteErrorCode =
   | 'key_exists'
   | 'key_not_found'
   | 'already_revoked'
+  | 'has_successor' // keys rotate without --force on a key that a live key already replaces
   | 'invalid_result' // the edited policy would not load: nothing was written
   | 'locked'
   | 'changed_during_edit'
