@@ -30,6 +30,12 @@ export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
   bodyMs: 300_000
 }
 
+/** Default of --client-timeout: seconds a client may leave its request body idle. */
+export const DEFAULT_CLIENT_TIMEOUT_MS = 60_000
+/** Time a client has to send all request headers, checked every few seconds. */
+const CLIENT_HEADERS_TIMEOUT_MS = 30_000
+const CONNECTIONS_CHECKING_INTERVAL_MS = 5_000
+
 export interface ProxyOptions {
   /** MISP's origin, such as https://misp.example.org. */
   readonly upstream: URL
@@ -45,6 +51,11 @@ export interface ProxyOptions {
   readonly usage: UsageRecorder
   /** Largest URL-encoded form body, in bytes, read to check its fields; DEFAULT_FORM_BODY_LIMIT when unset. */
   readonly formBodyLimit?: number
+  /**
+   * Milliseconds a client may leave its request body, or its keep-alive connection, idle
+   * before the proxy closes it; DEFAULT_CLIENT_TIMEOUT_MS when unset.
+   */
+  readonly clientTimeoutMs?: number
 }
 
 /** Per-request state, set by the onRequest hook. */
@@ -70,7 +81,15 @@ declare module 'fastify' {
 /** Builds the proxy server; the caller listens and closes it. */
 export async function buildProxy (options: ProxyOptions): Promise<FastifyInstance> {
   const clock = options.clock ?? Date.now
+  const clientTimeoutMs = options.clientTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS
   const app = Fastify({
+    // No requestTimeout: an upload of hundreds of megabytes may take longer than any fixed
+    // limit. An idle body is closed by closeIdleBody() instead.
+    http: {
+      headersTimeout: Math.min(CLIENT_HEADERS_TIMEOUT_MS, clientTimeoutMs),
+      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECKING_INTERVAL_MS, clientTimeoutMs)
+    },
+    keepAliveTimeout: clientTimeoutMs,
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: () => randomUUID(),
@@ -94,6 +113,7 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
   app.addHook('onRequest', async (request, reply) => {
     const denial = decideRequest(request, reply, options, clock())
     if (denial !== undefined) return sendDenial(request, reply, denial)
+    closeIdleBody(request, clientTimeoutMs)
   })
   app.addHook('onResponse', async (request, reply) => record(request, reply, options, clock()))
 
@@ -146,6 +166,31 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
     }
   })
   return app
+}
+
+/**
+ * Closes the connection when the client sends no body bytes for `timeoutMs` while the
+ * body is read. The timer stops at the body's end, so a slow MISP response is not cut.
+ */
+function closeIdleBody (request: FastifyRequest, timeoutMs: number): void {
+  const raw = request.raw
+  if (!declaresBody(raw) || raw.complete) return
+
+  const socket = raw.socket
+  const onTimeout = (): void => {
+    request.log.info({ timeout_ms: timeoutMs }, 'request body idle for too long; connection closed')
+    socket.destroy()
+  }
+  socket.setTimeout(timeoutMs)
+  socket.once('timeout', onTimeout)
+  raw.once('end', () => {
+    socket.setTimeout(0)
+    socket.off('timeout', onTimeout)
+  })
+}
+
+function declaresBody (raw: FastifyRequest['raw']): boolean {
+  return raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length'] ?? 0) > 0
 }
 
 /** True when the error comes from the client closing its connection while the body was read. */
@@ -253,6 +298,10 @@ function failUpstream (reply: FastifyReply, error: Error & { code?: string, stat
 }
 
 function sendDenial (request: FastifyRequest, reply: FastifyReply, denial: Denial): FastifyReply {
+  // Node would otherwise read the rest of the body, however slowly it arrives, before
+  // the connection could take the next request. The hooks run before Node has parsed any
+  // body bytes, so whether the body is complete is not known here.
+  if (declaresBody(request.raw)) reply.header('connection', 'close')
   return reply
     .code(DENIALS[denial.reason].status)
     .header('content-type', 'application/json; charset=utf-8')

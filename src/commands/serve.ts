@@ -24,6 +24,8 @@ export interface ServeSettings {
   readonly upstreamTimeouts?: UpstreamTimeouts
   /** Bytes; unset means DEFAULT_FORM_BODY_LIMIT. */
   readonly formBodyLimit?: number
+  /** Milliseconds a request body or keep-alive connection may stay idle; unset means DEFAULT_CLIENT_TIMEOUT_MS. */
+  readonly clientTimeoutMs?: number
   /** Unset keeps usage records in memory only, for tests and the demo. */
   readonly usage?: UsageSettings
 }
@@ -46,6 +48,7 @@ export interface ServeFlags extends UsageFlags {
   'upstream-ca'?: string
   'upstream-timeout'?: string
   'form-body-limit'?: string
+  'client-timeout'?: string
 }
 
 /** Reads each flag, falling back to its environment variable and then its default. */
@@ -69,6 +72,7 @@ export async function resolveServeSettings (flags: ServeFlags, env: NodeJS.Proce
     upstreamCa: caFile === undefined || caFile === '' ? undefined : await readCa(caFile),
     upstreamTimeouts: parseUpstreamTimeout(flags['upstream-timeout'] ?? env.KEYGATE_UPSTREAM_TIMEOUT),
     formBodyLimit: parseFormBodyLimit(flags['form-body-limit'] ?? env.KEYGATE_FORM_BODY_LIMIT),
+    clientTimeoutMs: parseClientTimeout(flags['client-timeout'] ?? env.KEYGATE_CLIENT_TIMEOUT),
     usage: resolveUsageSettings(flags, env)
   }
 }
@@ -81,6 +85,16 @@ function parseUpstreamTimeout (text: string | undefined): UpstreamTimeouts | und
     throw new UsageError(`Upstream timeout "${text}" must be a whole number of seconds from 1 to 86400 (--upstream-timeout or KEYGATE_UPSTREAM_TIMEOUT).`)
   }
   return { ...DEFAULT_UPSTREAM_TIMEOUTS, headersMs: seconds * 1000, bodyMs: seconds * 1000 }
+}
+
+/** Seconds a client may leave its request body or keep-alive connection idle. */
+function parseClientTimeout (text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined
+  const seconds = Number(text)
+  if (!/^\d+$/.test(text) || seconds < 1 || seconds > 3600) {
+    throw new UsageError(`Client timeout "${text}" must be a whole number of seconds from 1 to 3600 (--client-timeout or KEYGATE_CLIENT_TIMEOUT).`)
+  }
+  return seconds * 1000
 }
 
 function parseFormBodyLimit (text: string | undefined): number | undefined {
@@ -126,6 +140,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
     upstreamCa: settings.upstreamCa,
     upstreamTimeouts: settings.upstreamTimeouts,
     formBodyLimit: settings.formBodyLimit,
+    clientTimeoutMs: settings.clientTimeoutMs,
     trustedProxies: settings.trustedProxies,
     policies,
     logger,

@@ -64,6 +64,8 @@ export interface HarnessOptions {
   readonly upstreamCa?: string
   /** Largest URL-encoded form body the proxy reads, in bytes. */
   readonly formBodyLimit?: number
+  /** Milliseconds a request body or keep-alive connection may stay idle. */
+  readonly clientTimeoutMs?: number
   /** The policy's `profiles`: rule lists by profile name. */
   readonly profiles?: Readonly<Record<string, readonly string[]>>
 }
@@ -102,7 +104,8 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
   const usage = new UsageMemory()
   const metrics = new Metrics()
   const proxy = await buildProxy({
-    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts, formBodyLimit: options.formBodyLimit
+    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts, formBodyLimit: options.formBodyLimit,
+    clientTimeoutMs: options.clientTimeoutMs
   })
   await proxy.listen({ host: options.host ?? '127.0.0.1', port: 0 })
   const port = (proxy.server.address() as AddressInfo).port
