@@ -58,6 +58,24 @@ t.test('schema errors exit 2 and name key and field', async (t) => {
   t.match(result.text, /^error: /, 'text output starts with the error')
 })
 
+t.test('swap_key_exposed: swap key with auth_keys or users', async (t) => {
+  const file = policyFile(t,
+    key('swap-auth', { upstream_key: 'file:up.key', allow_sensitive: '[auth_keys]' }),
+    key('swap-users', { upstream_key: 'file:up.key', allow_sensitive: '[users, roles]' }),
+    key('swap-roles', { upstream_key: 'file:other.key', allow_sensitive: '[roles]' }),
+    key('pass-auth', { allow_sensitive: '[auth_keys]' }),
+    key('swap-plain', { upstream_key: 'env:MISP_KEY_A' })
+  )
+  const { warnings } = await check(file)
+  const exposed = (id: string): boolean => checksOf(warnings, id).includes('swap_key_exposed')
+  t.ok(exposed('swap-auth'), 'auth_keys on a swap key warns')
+  t.ok(exposed('swap-users'), 'users on a swap key warns')
+  t.match(warnings.find((warning) => warning.key_id === 'swap-users' && warning.check === 'swap_key_exposed')?.message, /may call users routes/, 'names the category')
+  t.notOk(exposed('swap-roles'), 'another sensitive category does not')
+  t.notOk(exposed('pass-auth'), 'a pass-through key does not: the client already has its MISP key')
+  t.notOk(exposed('swap-plain'), 'a swap key without sensitive categories does not')
+})
+
 t.test('each hygiene check warns with the key id', async (t) => {
   const file = policyFile(t,
     key('no-expiry', { expires: undefined }),

@@ -53,6 +53,7 @@ const KEY_CHECKS: Readonly<Record<string, KeyCheck>> = {
   sensitive_allowed: (key) => key.allowSensitive.size > 0
     ? `may call sensitive routes (allow_sensitive: ${[...key.allowSensitive].join(', ')}). Keep this only for keys that must administer MISP`
     : undefined,
+  swap_key_exposed: checkSwapKeyExposed,
   missing_account_label: (key) => key.labels.account === undefined
     ? 'has no account label, so usage reviews cannot tie it to the MISP account it acts as. Add labels: { account: NAME }'
     : undefined,
@@ -78,6 +79,16 @@ export function lintPolicy (policy: Policy, options: LintOptions): LintWarning[]
   }
   appendAll(warnings, findSharedUpstreamKeys(policy.keys, options.now))
   return warnings
+}
+
+/** Sensitive categories whose MISP pages can show the key of the calling account, which in swap mode is the upstream key. */
+const KEY_SHOWING_CATEGORIES = ['auth_keys', 'users'] as const
+
+function checkSwapKeyExposed (key: KeyEntry): string | undefined {
+  if (key.upstreamKey === undefined) return undefined
+  const exposing = KEY_SHOWING_CATEGORIES.filter((category) => key.allowSensitive.has(category))
+  if (exposing.length === 0) return undefined
+  return `is in swap mode but may call ${exposing.join(' and ')} routes (allow_sensitive), whose MISP pages can return the upstream key to the client, which undoes swap mode. Remove ${exposing.join(' and ')} from allow_sensitive, or give the integration its own MISP key`
 }
 
 function checkLifetime (key: KeyEntry, options: LintOptions): string | undefined {
