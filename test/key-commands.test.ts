@@ -214,6 +214,19 @@ t.test('keys rotate: concurrent runs add one successor', async (t) => {
   t.same(successors.map((key) => key.id), ['siem-new-2'], 'one successor')
 })
 
+t.test('keys commands: YAML error wording', async (t) => {
+  const flow = examplePolicy(t, 'version: 1\nkeys:\n  - id: a\n    x: [1, 2\n  - id: b\n')
+  const flowError = await rejection(keys(flow, CREATE))
+  t.match(flowError.message, /invalid YAML at line 5, column 3: Flow sequence/, 'the place comes first')
+  t.equal(flowError.message.match(/line 5/g)?.length, 1, 'and is given once')
+  t.notMatch(flowError.message, /:\./, 'no ":." in the message')
+
+  const complex = examplePolicy(t, EXAMPLE.replace(/\n {4}purpose: /, '\n    ? [a, b]\n    : c\n    purpose: '))
+  const complexLine = (await readFile(complex, 'utf8')).split('\n').indexOf('    ? [a, b]') + 1
+  const complexError = await rejection(keys(complex, ['revoke', 'siem-pull', '--reason', 'test']))
+  t.match(complexError.message, new RegExp(`invalid YAML at line ${complexLine}: .*complex keys`), `a complex key is placed at its line (${complexLine})`)
+})
+
 t.test('nextRotationId counts up and skips taken ids', async (t) => {
   t.equal(nextRotationId('siem', () => false), 'siem-2', 'first successor')
   t.equal(nextRotationId('siem-2', () => false), 'siem-3', 'numbered id counts up')

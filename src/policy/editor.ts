@@ -50,7 +50,7 @@ export class PolicyEditor {
     if (error !== undefined) {
       const place = error.linePos?.[0]
       const at = place === undefined ? '' : ` at line ${place.line}, column ${place.col}`
-      throw new PolicyWriteError('unreadable', { file }, `invalid YAML${at}: ${error.message.split('\n')[0] ?? ''}. Fix the YAML syntax there, then run the command again`)
+      throw new PolicyWriteError('unreadable', { file }, `invalid YAML${at}: ${describeYamlError(error.message)}. Fix the YAML syntax there, then run the command again`)
     }
     this.#keysPair = findKeysPair(document.contents, file)
     this.#keys = isSeq(this.#keysPair.value) ? this.#keysPair.value : undefined
@@ -252,4 +252,9 @@ function entryText (lines: readonly string[], dash: number, fieldColumn: number)
   return lines.map((line, index) => index === 0
     ? ' '.repeat(dash) + '-' + ' '.repeat(fieldColumn - dash - 1) + line
     : ' '.repeat(fieldColumn) + line).join('\n')
+}
+
+/** Returns the first line of a yaml package error without the place it ends with, which the caller gives once. */
+function describeYamlError (message: string): string {
+  return (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '').replace(/[.:]$/, '')
 }
