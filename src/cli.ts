@@ -31,6 +31,8 @@ Commands:
                                      larger ones get 413 (KEYGATE_FORM_BODY_LIMIT, default 1048576)
               --client-timeout SECONDS  time a client may leave its request body or idle
                                      connection without data (KEYGATE_CLIENT_TIMEOUT, default 60)
+              --forward-header NAME  a client request header to forward to MISP besides the
+                                     built-in list; repeatable (KEYGATE_FORWARD_HEADERS, comma-separated)
 ${USAGE_HELP.trimEnd()}
   hash      Read one key on stdin and print its sha256: digest for the policy.
   keys      Change the policy file in place (comments kept, under a lock); every
@@ -86,6 +88,7 @@ async function runServe (args: string[]): Promise<number> {
       'upstream-timeout': { type: 'string' },
       'form-body-limit': { type: 'string' },
       'client-timeout': { type: 'string' },
+      'forward-header': { type: 'string', multiple: true },
       ...USAGE_OPTIONS
     }
   })

@@ -56,6 +56,8 @@ export interface ProxyOptions {
    * before the proxy closes it; DEFAULT_CLIENT_TIMEOUT_MS when unset.
    */
   readonly clientTimeoutMs?: number
+  /** Lower-case request header names forwarded besides FORWARDED_REQUEST_HEADERS (--forward-header). */
+  readonly forwardHeaders?: readonly string[]
 }
 
 /** Per-request state, set by the onRequest hook. */
@@ -81,6 +83,7 @@ declare module 'fastify' {
 /** Builds the proxy server; the caller listens and closes it. */
 export async function buildProxy (options: ProxyOptions): Promise<FastifyInstance> {
   const clock = options.clock ?? Date.now
+  const extraHeaders = new Set(options.forwardHeaders ?? [])
   const clientTimeoutMs = options.clientTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS
   const app = Fastify({
     // No requestTimeout: an upload of hundreds of megabytes may take longer than any fixed
@@ -153,7 +156,7 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
     handler: async (request, reply, _dest, replyOptions) => await forward(request, reply, replyOptions, options),
     replyOptions: {
       retryDelay: () => null, // never retry: MISP changes state on some GETs
-      rewriteRequestHeaders: (request, headers) => rewriteRequestHeaders(headers, forwardContext(request as unknown as AnyRequest)),
+      rewriteRequestHeaders: (request, headers) => rewriteRequestHeaders(headers, forwardContext(request as unknown as AnyRequest, extraHeaders)),
       rewriteHeaders: (headers, request) => {
         const key = stateOf(request as unknown as AnyRequest).decision.key
         if (key === undefined) return headers
@@ -219,7 +222,7 @@ function filtersAuthkeys (decision: Decision): boolean {
   return decision.key?.upstreamKey !== undefined && decision.route?.controller === 'users'
 }
 
-function forwardContext (request: FastifyRequest): Parameters<typeof rewriteRequestHeaders>[1] {
+function forwardContext (request: FastifyRequest, extraHeaders: ReadonlySet<string>): Parameters<typeof rewriteRequestHeaders>[1] {
   const { decision } = stateOf(request)
   const headers = request.raw.headers
   const clientKey = String(headers.authorization ?? headers['x-misp-auth'] ?? '').trim()
@@ -228,7 +231,8 @@ function forwardContext (request: FastifyRequest): Parameters<typeof rewriteRequ
     clientKey,
     client: decision.client!,
     requestId: request.id,
-    identityEncoding: filtersAuthkeys(decision)
+    identityEncoding: filtersAuthkeys(decision),
+    extraHeaders
   }
 }
 

@@ -16,3 +16,20 @@ t.test('invalid client timeouts', async (t) => {
       { name: 'UsageError', message: `Client timeout "${value}" must be a whole number of seconds from 1 to 3600 (--client-timeout or KEYGATE_CLIENT_TIMEOUT).` }, value)
   }
 })
+
+t.test('forward headers from flag and environment', async (t) => {
+  t.same((await resolveServeSettings(FLAGS, {})).forwardHeaders, [], 'unset: none')
+  t.same((await resolveServeSettings({ ...FLAGS, 'forward-header': ['X-Custom', 'x-two'] }, {})).forwardHeaders, ['x-custom', 'x-two'], 'flag, lower-cased')
+  t.same((await resolveServeSettings(FLAGS, { KEYGATE_FORWARD_HEADERS: 'X-Custom, x-two,' })).forwardHeaders, ['x-custom', 'x-two'], 'environment')
+})
+
+t.test('forward headers the proxy controls', async (t) => {
+  for (const name of ['Authorization', 'x-misp-auth', 'Cookie', 'X-Forwarded-For', 'x-forwarded-anything', 'Forwarded', 'X-HTTP-Method-Override',
+    'x-http-method', 'x-method-override', 'x-real-ip', 'host', 'x-request-id', 'connection', 'transfer-encoding', 'proxy-authorization']) {
+    await t.rejects(resolveServeSettings({ ...FLAGS, 'forward-header': [name] }, {}),
+      { name: 'UsageError', message: `Forward header "${name}" is a header the proxy sets or removes itself, so it cannot be forwarded from clients. Remove it from --forward-header or KEYGATE_FORWARD_HEADERS.` }, name)
+  }
+  for (const name of ['x custom', 'x:y', '']) {
+    await t.rejects(resolveServeSettings({ ...FLAGS, 'forward-header': [name] }, {}), { name: 'UsageError', message: /is not a valid HTTP header name/ }, `"${name}"`)
+  }
+})

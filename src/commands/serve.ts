@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildAdmin } from '../admin.js'
 import { parseListenAddress, parseUpstreamUrl, UsageError, type ListenAddress } from '../config.js'
+import { forwardHeaderProblem } from '../forward.js'
 import { createLogger } from '../log.js'
 import { Metrics } from '../metrics.js'
 import { AddressSet } from '../net/address.js'
@@ -26,6 +27,8 @@ export interface ServeSettings {
   readonly formBodyLimit?: number
   /** Milliseconds a request body or keep-alive connection may stay idle; unset means DEFAULT_CLIENT_TIMEOUT_MS. */
   readonly clientTimeoutMs?: number
+  /** Lower-case request header names forwarded to MISP besides the built-in list. */
+  readonly forwardHeaders?: readonly string[]
   /** Unset keeps usage records in memory only, for tests and the demo. */
   readonly usage?: UsageSettings
 }
@@ -49,6 +52,7 @@ export interface ServeFlags extends UsageFlags {
   'upstream-timeout'?: string
   'form-body-limit'?: string
   'client-timeout'?: string
+  'forward-header'?: string[]
 }
 
 /** Reads each flag, falling back to its environment variable and then its default. */
@@ -73,6 +77,7 @@ export async function resolveServeSettings (flags: ServeFlags, env: NodeJS.Proce
     upstreamTimeouts: parseUpstreamTimeout(flags['upstream-timeout'] ?? env.KEYGATE_UPSTREAM_TIMEOUT),
     formBodyLimit: parseFormBodyLimit(flags['form-body-limit'] ?? env.KEYGATE_FORM_BODY_LIMIT),
     clientTimeoutMs: parseClientTimeout(flags['client-timeout'] ?? env.KEYGATE_CLIENT_TIMEOUT),
+    forwardHeaders: parseForwardHeaders(flags['forward-header'] ?? splitList(env.KEYGATE_FORWARD_HEADERS)),
     usage: resolveUsageSettings(flags, env)
   }
 }
@@ -95,6 +100,19 @@ function parseClientTimeout (text: string | undefined): number | undefined {
     throw new UsageError(`Client timeout "${text}" must be a whole number of seconds from 1 to 3600 (--client-timeout or KEYGATE_CLIENT_TIMEOUT).`)
   }
   return seconds * 1000
+}
+
+/** Checks each --forward-header name; returns them in lower case. */
+function parseForwardHeaders (names: readonly string[]): string[] {
+  for (const name of names) {
+    const problem = forwardHeaderProblem(name)
+    if (problem !== undefined) throw new UsageError(`Forward header ${problem}. Remove it from --forward-header or KEYGATE_FORWARD_HEADERS.`)
+  }
+  return names.map((name) => name.toLowerCase())
+}
+
+function splitList (text: string | undefined): string[] {
+  return (text ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
 }
 
 function parseFormBodyLimit (text: string | undefined): number | undefined {
@@ -141,6 +159,7 @@ export async function startProxy (settings: ServeSettings, logger: Logger = crea
     upstreamTimeouts: settings.upstreamTimeouts,
     formBodyLimit: settings.formBodyLimit,
     clientTimeoutMs: settings.clientTimeoutMs,
+    forwardHeaders: settings.forwardHeaders,
     trustedProxies: settings.trustedProxies,
     policies,
     logger,

@@ -66,6 +66,8 @@ export interface HarnessOptions {
   readonly formBodyLimit?: number
   /** Milliseconds a request body or keep-alive connection may stay idle. */
   readonly clientTimeoutMs?: number
+  /** Request headers forwarded besides the built-in list, in lower case. */
+  readonly forwardHeaders?: readonly string[]
   /** The policy's `profiles`: rule lists by profile name. */
   readonly profiles?: Readonly<Record<string, readonly string[]>>
 }
@@ -105,7 +107,7 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
   const metrics = new Metrics()
   const proxy = await buildProxy({
     upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts, formBodyLimit: options.formBodyLimit,
-    clientTimeoutMs: options.clientTimeoutMs
+    clientTimeoutMs: options.clientTimeoutMs, forwardHeaders: options.forwardHeaders
   })
   await proxy.listen({ host: options.host ?? '127.0.0.1', port: 0 })
   const port = (proxy.server.address() as AddressInfo).port
