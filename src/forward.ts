@@ -13,7 +13,9 @@ import type { KeyEntry } from './policy/types.js'
 export const FORWARDED_REQUEST_HEADERS: readonly string[] = [
   'accept', 'accept-encoding', 'accept-language', 'content-type', 'content-length', 'content-encoding',
   'user-agent', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
-  'cache-control', 'pragma', 'range', 'x-requested-with'
+  'cache-control', 'pragma', 'range', 'x-requested-with',
+  // MISP's own sync client sends these to the remote server (ServerSyncTool, MISP 2.5).
+  'misp-version', 'misp-uuid', 'commit'
 ]
 
 /** Headers that --forward-header rejects: the proxy sets or removes them on purpose. */
