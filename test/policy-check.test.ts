@@ -29,7 +29,7 @@ function key (id: string, fields: Record<string, string | undefined> = {}): stri
 
 function policyFile (t: { testdir: (files: Record<string, string>) => string }, ...keys: string[]): string {
   const text = `version: 1\nkeys:\n${keys.join('\n')}\n`
-  return join(t.testdir({ 'policy.yaml': text, 'up.key': 'U'.repeat(40) + '\n', 'other.key': 'V'.repeat(40) + '\n' }), 'policy.yaml')
+  return join(t.testdir({ 'policy.yaml': text, 'up.key': 'U'.repeat(40) + '\n', 'other.key': 'V'.repeat(40) + '\n', 'third.key': 'W'.repeat(40) + '\n' }), 'policy.yaml')
 }
 
 async function check (file: string, ...args: string[]): Promise<{ status: number, warnings: Warning[], errors: string[], text: string }> {
@@ -63,6 +63,7 @@ t.test('swap_key_exposed: swap key with auth_keys or users', async (t) => {
     key('swap-auth', { upstream_key: 'file:up.key', allow_sensitive: '[auth_keys]' }),
     key('swap-users', { upstream_key: 'file:up.key', allow_sensitive: '[users, roles]' }),
     key('swap-roles', { upstream_key: 'file:other.key', allow_sensitive: '[roles]' }),
+    key('swap-sync', { upstream_key: 'file:third.key', allow_sensitive: '[sync_servers]' }),
     key('pass-auth', { allow_sensitive: '[auth_keys]' }),
     key('swap-plain', { upstream_key: 'env:MISP_KEY_A' })
   )
@@ -71,6 +72,7 @@ t.test('swap_key_exposed: swap key with auth_keys or users', async (t) => {
   t.ok(exposed('swap-auth'), 'auth_keys on a swap key warns')
   t.ok(exposed('swap-users'), 'users on a swap key warns')
   t.match(warnings.find((warning) => warning.key_id === 'swap-users' && warning.check === 'swap_key_exposed')?.message, /may call users routes/, 'names the category')
+  t.ok(exposed('swap-sync'), 'sync_servers on a swap key warns: servers/createSync returns a key')
   t.notOk(exposed('swap-roles'), 'another sensitive category does not')
   t.notOk(exposed('pass-auth'), 'a pass-through key does not: the client already has its MISP key')
   t.notOk(exposed('swap-plain'), 'a swap key without sensitive categories does not')

@@ -28,6 +28,8 @@ const CHECK_OPTIONS = {
 interface CheckReport {
   readonly file: string
   readonly errors: readonly string[]
+  /** Problems found, including those not listed in `errors`. */
+  readonly errorCount: number
   readonly warnings: readonly LintWarning[]
 }
 
@@ -65,7 +67,7 @@ async function checkPolicy (file: string, now: number, env: NodeJS.ProcessEnv, o
     const errors = error.problems.map((problem) => problem.message)
     const unlisted = error.problemCount - errors.length
     if (unlisted > 0) errors.push(`${unlisted} more problems are not listed. Fix the ones above and run the check again`)
-    return { file, errors, warnings: [] }
+    return { file, errors, errorCount: error.problemCount, warnings: [] }
   }
 
   const warnings = [
@@ -74,7 +76,7 @@ async function checkPolicy (file: string, now: number, env: NodeJS.ProcessEnv, o
     ...findUnmatchedRules(policy).map((rule) => ({ keyId: undefined, check: 'unmatched_rule', message: rule.message }))
   ]
   if (options.usageDb !== undefined) warnings.push(...findUnusedKeys(policy, options.usageDb, now, options.unusedDays))
-  return { file, errors: [], warnings }
+  return { file, errors: [], errorCount: 0, warnings }
 }
 
 /** Warns about keys in use with no forwarded request for `unusedDays`, from the usage database. */
@@ -122,7 +124,7 @@ function reportText (report: CheckReport): string {
     ...report.warnings.map((warning) => `warning: ${warning.keyId === undefined ? '' : `key "${warning.keyId}" `}${warning.message} [${warning.check}]`)
   ]
   const summary = report.errors.length > 0
-    ? `${report.file}: ${report.errors.length} error(s): the proxy will not load this policy`
+    ? `${report.file}: ${report.errorCount} error(s): the proxy will not load this policy`
     : `${report.file}: valid, ${report.warnings.length} warning(s)`
   return [...lines, summary].join('\n') + '\n'
 }

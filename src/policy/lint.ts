@@ -81,8 +81,12 @@ export function lintPolicy (policy: Policy, options: LintOptions): LintWarning[]
   return warnings
 }
 
-/** Sensitive categories whose MISP pages can show the key of the calling account, which in swap mode is the upstream key. */
-const KEY_SHOWING_CATEGORIES = ['auth_keys', 'users'] as const
+/**
+ * Sensitive categories whose MISP pages can hand the client a MISP key of the calling
+ * account, which in swap mode is the upstream key: auth key and user pages, and
+ * servers/createSync, which returns the account's key or creates one.
+ */
+const KEY_SHOWING_CATEGORIES = ['auth_keys', 'users', 'sync_servers'] as const
 
 function checkSwapKeyExposed (key: KeyEntry): string | undefined {
   if (key.upstreamKey === undefined) return undefined
