@@ -286,6 +286,14 @@ function failUpstream (reply: FastifyReply, error: Error & { code?: string, stat
     void sendDenial(request, reply.header('connection', 'close'), bodyDenial)
     return
   }
+  if (request.raw.socket.destroyed && !request.raw.complete) {
+    // The client went away while its body streamed to MISP: not a MISP failure.
+    const denial = deny('malformed_request', 'The client closed the connection before the request body ended.')
+    stateOf(request).decision = { ...stateOf(request).decision, denial }
+    request.log.info({ err_code: error.code }, 'client closed the connection')
+    void sendDenial(request, reply, denial)
+    return
+  }
   const timedOut = error.statusCode === 504 || (error.code ?? '').includes('TIMEOUT')
   const reason: DenialReason = timedOut ? 'upstream_timeout' : 'upstream_unavailable'
   const cause = (error.cause as { code?: string } | undefined)?.code ?? error.code

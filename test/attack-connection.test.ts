@@ -40,6 +40,19 @@ t.test('client abort during a form body', async (t) => {
   t.notOk(requestLines(h).some((entry) => entry.reason === 'internal_error'), 'not counted as an internal error')
 })
 
+t.test('client abort during a streamed JSON body', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'rw', readOnly: false }] })
+  const socket = await open(h)
+  socket.write(`POST /events/add HTTP/1.1\r\nHost: x\r\nAuthorization: ${h.keys.rw as string}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"Ev`)
+  await sleep(200)
+  socket.destroy()
+
+  t.ok(await waitFor(() => h.logs.some((line) => line.includes('client closed the connection'))), 'abort logged')
+  t.notOk(h.logs.some((entry) => entry.includes('forwarding to MISP failed')), 'not logged as a MISP failure')
+  const counted = (await h.metrics.upstreamErrors.get()).values.reduce((sum, value) => sum + value.value, 0)
+  t.equal(counted, 0, 'not counted as an upstream error')
+})
+
 t.test('CONNECT gets a MISP-shaped 400', async (t) => {
   const h = await startHarness(t, { keys: [{ id: 'rw', readOnly: false }] })
   for (const target of ['127.0.0.1:443', 'example.invalid:80']) {
