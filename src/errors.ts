@@ -19,6 +19,7 @@ export const DENIALS = {
   profile_denied: { status: 403, title: 'Not allowed by the API key\'s profile' },
   sensitive_action: { status: 403, title: 'Sensitive action not allowed for this API key' },
   body_too_large: { status: 413, title: 'Form body too large' },
+  body_timeout: { status: 408, title: 'Form body too slow' },
   encoded_form_body: { status: 400, title: 'Compressed form body' },
   malformed_form_body: { status: 400, title: 'Malformed form body' },
   upstream_unavailable: { status: 502, title: 'MISP is unavailable' },

@@ -51,6 +51,8 @@ export interface ProxyOptions {
   readonly usage: UsageRecorder
   /** Largest URL-encoded form body, in bytes, read to check its fields; DEFAULT_FORM_BODY_LIMIT when unset. */
   readonly formBodyLimit?: number
+  /** Milliseconds a URL-encoded form body may take to arrive in all; default FORM_BODY_TIMEOUT_MS. */
+  readonly formBodyTimeoutMs?: number
   /**
    * Milliseconds a client may leave its request body, or its keep-alive connection, idle
    * before the proxy closes it; DEFAULT_CLIENT_TIMEOUT_MS when unset.
@@ -265,10 +267,18 @@ function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, bod
   )
 }
 
+/**
+ * Time a URL-encoded form body, at most --form-body-limit bytes, may take to arrive before
+ * the proxy answers 408: the idle timeout alone lets a body sent a byte at a time hold a
+ * buffer without end.
+ */
+export const FORM_BODY_TIMEOUT_MS = 60_000
+
 /** Checks a form body that MISP would read `_method` from, then forwards the request. */
 async function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: NonNullable<FastifyHttpProxyOptions['replyOptions']>, options: ProxyOptions): Promise<FastifyReply> {
   const limit = options.formBodyLimit ?? DEFAULT_FORM_BODY_LIMIT
-  const form = await checkFormBody(request.raw, limit, (denial) => { stateOf(request).decision = { ...stateOf(request).decision, denial } })
+  const onStreamDenial = (denial: Denial): void => { stateOf(request).decision = { ...stateOf(request).decision, denial } }
+  const form = await checkFormBody(request.raw, limit, onStreamDenial, options.formBodyTimeoutMs ?? FORM_BODY_TIMEOUT_MS)
   if (form.kind === 'denied') {
     stateOf(request).decision = { ...stateOf(request).decision, denial: form.denial }
     return sendDenial(request, reply.header('connection', 'close'), form.denial)

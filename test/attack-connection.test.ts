@@ -128,6 +128,20 @@ t.test('slow but steady body and slow MISP pass', async (t) => {
   t.equal(response.status, 200, 'MISP may answer after the client timeout')
 })
 
+t.test('form body sent a byte at a time times out', async (t) => {
+  const h = await startHarness(t, { keys: [{ id: 'rw', readOnly: false }], clientTimeoutMs: 2000, formBodyTimeoutMs: 600 })
+  const body = 'info=' + 'x'.repeat(40)
+  const socket = await open(h)
+  const done = closed(socket)
+  socket.write(head(h.keys.rw as string, FORM, body.length))
+  void drip(socket, body, 100)
+  const { text, afterMs } = await done
+  t.match(text, /^HTTP\/1\.1 408 /, '408 before the body ends')
+  t.match(text, /"reason":"body_timeout"/, 'reason body_timeout')
+  t.ok(afterMs < 2000, `closed after ${afterMs} ms, before the idle timeout`)
+  t.equal(h.standin.requests.length, 0, 'MISP received nothing')
+})
+
 t.test('denial with an unread body closes the connection', async (t) => {
   const h = await startHarness(t, { keys: [{ id: 'ro' }] })
   const denials: Array<[string, string]> = [['unknown key', 'A'.repeat(40)], ['read-only key', h.keys.ro as string]]

@@ -27,7 +27,9 @@ export type FormBody =
  * scanner to stream through. `onStreamDenial` is called when the scanner stops a body
  * that is already being forwarded. Other bodies are left alone.
  */
-export async function checkFormBody (request: IncomingMessage, limit: number, onStreamDenial: (denial: Denial) => void): Promise<FormBody> {
+export async function checkFormBody (
+  request: IncomingMessage, limit: number, onStreamDenial: (denial: Denial) => void, timeoutMs: number
+): Promise<FormBody> {
   const contentType = request.headers['content-type']
   const method = request.method ?? ''
   if (method === 'GET' || method === 'HEAD' || !isFormContentType(contentType)) return { kind: 'none' }
@@ -37,14 +39,17 @@ export async function checkFormBody (request: IncomingMessage, limit: number, on
 
   const type = (contentType ?? '').trimStart().toLowerCase()
   if (type.startsWith('multipart/form-data')) return scanMultipart(request, contentType ?? '', onStreamDenial)
-  return await readUrlencoded(request, contentType ?? '', limit)
+  return await readUrlencoded(request, contentType ?? '', limit, timeoutMs)
 }
 
-async function readUrlencoded (request: IncomingMessage, contentType: string, limit: number): Promise<FormBody> {
+async function readUrlencoded (request: IncomingMessage, contentType: string, limit: number, timeoutMs: number): Promise<FormBody> {
   const tooLarge = denied('body_too_large', `The URL-encoded form body is larger than ${limit} bytes, the most the proxy reads to check its fields. Send a smaller body or JSON.`)
   if (Number(request.headers['content-length'] ?? 0) > limit) return tooLarge
 
-  const body = await readAtMost(request, limit)
+  const body = await readAtMost(request, limit, timeoutMs)
+  if (body === 'timeout') {
+    return denied('body_timeout', `The URL-encoded form body did not arrive within ${timeoutMs / 1000} s. Send it at once.`)
+  }
   if (body === undefined) return tooLarge
   if (hasMethodOverrideField(body.toString('latin1'))) {
     return denied('method_override', 'A _method field in the form body is not allowed: MISP would obey it. Send the request with the method you mean.')
@@ -53,14 +58,18 @@ async function readUrlencoded (request: IncomingMessage, contentType: string, li
 }
 
 /**
- * Reads the whole body, or stops reading once it is longer than `limit` and returns
- * undefined. It never destroys the request, so the proxy can still send its response on the socket.
+ * Reads the whole body, or stops reading once it is longer than `limit` (undefined) or
+ * takes longer than `timeoutMs` in all ('timeout'), so a body sent a byte at a time cannot
+ * hold a buffer forever. It never destroys the request, so the proxy can still send its
+ * response on the socket.
  */
-async function readAtMost (request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+async function readAtMost (request: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer | undefined | 'timeout'> {
   return await new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let length = 0
+    const timer = setTimeout(() => { stop(); resolve('timeout') }, timeoutMs)
     const stop = (): void => {
+      clearTimeout(timer)
       request.off('data', onData).off('end', onEnd).off('error', reject)
       request.pause()
     }

@@ -64,6 +64,7 @@ export interface HarnessOptions {
   readonly upstreamCa?: string
   /** Largest URL-encoded form body the proxy reads, in bytes. */
   readonly formBodyLimit?: number
+  readonly formBodyTimeoutMs?: number
   /** Milliseconds a request body or keep-alive connection may stay idle. */
   readonly clientTimeoutMs?: number
   /** Request headers forwarded besides the built-in list, in lower case. */
@@ -106,7 +107,7 @@ export async function startHarness (t: Tap, options: HarnessOptions): Promise<Ha
   const usage = new UsageMemory()
   const metrics = new Metrics()
   const proxy = await buildProxy({
-    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts, formBodyLimit: options.formBodyLimit,
+    upstream, upstreamCa: options.upstreamCa, trustedProxies: trusted.set, policies, logger, metrics, usage, clock: () => clock.now, upstreamTimeouts: options.upstreamTimeouts, formBodyLimit: options.formBodyLimit, formBodyTimeoutMs: options.formBodyTimeoutMs,
     clientTimeoutMs: options.clientTimeoutMs, forwardHeaders: options.forwardHeaders
   })
   await proxy.listen({ host: options.host ?? '127.0.0.1', port: 0 })
