@@ -29,10 +29,10 @@ export const DENIALS = {
 
 export type DenialReason = keyof typeof DENIALS
 
-/** A request the proxy answers itself instead of forwarding. */
+/** A request the proxy responds to itself instead of forwarding it. */
 export interface Denial {
   readonly reason: DenialReason
-  /** What was wrong and how to fix it. Never contains key material. */
+  /** Description of the problem and its fix. Never contains key material. */
   readonly message: string
 }
 

@@ -122,9 +122,9 @@ export async function buildProxy (options: ProxyOptions): Promise<FastifyInstanc
   })
   app.addHook('onResponse', async (request, reply) => record(request, reply, options, clock()))
 
-  // server.close() only closes connections that are idle when it is called, so a
-  // keep-alive connection whose request was in flight would stay open until its idle
-  // timeout; while closing, each response ends its connection.
+  // server.close() only closes connections that are idle when it is called. A keep-alive
+  // connection whose request was in flight would stay open until its idle timeout, so
+  // while closing, each response ends its connection.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
@@ -219,7 +219,7 @@ function stateOf (request: FastifyRequest): RequestState {
   return request.keygate
 }
 
-/** The swap-mode users routes whose responses can contain the upstream key. */
+/** Returns true for swap-mode users routes, whose responses can contain the upstream key. */
 function filtersAuthkeys (decision: Decision): boolean {
   return decision.key?.upstreamKey !== undefined && decision.route?.controller === 'users'
 }
@@ -269,7 +269,7 @@ function sendUpstreamResponse (request: FastifyRequest, reply: FastifyReply, bod
 
 /**
  * Time a URL-encoded form body, at most --form-body-limit bytes, may take to arrive before
- * the proxy answers 408: the idle timeout alone lets a body sent a byte at a time hold a
+ * the proxy responds 408. The idle timeout alone lets a body sent a byte at a time keep a
  * buffer without end.
  */
 export const FORM_BODY_TIMEOUT_MS = 60_000
@@ -330,7 +330,7 @@ function sendDenial (request: FastifyRequest, reply: FastifyReply, denial: Denia
     .send(denialBody(denial, errorUrl(request.raw.url ?? '', denial), request.id))
 }
 
-/** The path for the error's `url` field: no query string, and no path at all when it holds a key. */
+/** Returns the path for the error's `url` field: no query string, and no path at all when it contains a key. */
 function errorUrl (target: string, denial: Denial): string {
   if (denial.reason === 'key_in_url' || denial.reason === 'malformed_request') return ''
   const end = target.indexOf('?')
@@ -342,7 +342,9 @@ function record (request: FastifyRequest, reply: FastifyReply, options: ProxyOpt
   if (state === null) return
   const { decision } = state
   const reason = decision.denial?.reason ?? state.failure
-  const outcome = decision.denial !== undefined ? 'denied' : state.failure !== undefined ? 'error' : 'allowed'
+  let outcome: 'allowed' | 'denied' | 'error' = 'allowed'
+  if (decision.denial !== undefined) outcome = 'denied'
+  else if (state.failure !== undefined) outcome = 'error'
   const keyId = decision.key?.id
   const durationMs = now - state.time
   const method = request.raw.method ?? ''
@@ -392,7 +394,7 @@ function createUpstreamPool (options: ProxyOptions): Pool {
   })
 }
 
-/** Answers what Node's HTTP parser could not read, in MISP's error shape, and closes the connection. */
+/** Responds to what Node's HTTP parser could not read, in MISP's error shape, and closes the connection. */
 function rejectMalformed (err: Error & { code?: string }, socket: Socket, options: ProxyOptions): void {
   options.metrics.clientErrors.inc()
   if (err.code === 'ECONNRESET' || !socket.writable) {
