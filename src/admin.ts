@@ -19,8 +19,8 @@ export interface AdminOptions {
 }
 
 /**
- * The admin listener: metrics, health, readiness and usage. It has no authentication of
- * its own, so it listens on loopback unless the operator says otherwise.
+ * Builds the admin listener: metrics, health, readiness and usage. It has no
+ * authentication of its own, so it listens on loopback unless configured otherwise.
  */
 export async function buildAdmin (options: AdminOptions): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })

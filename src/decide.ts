@@ -8,7 +8,7 @@ import { canonicalize, findKeyInUrl, hasMethodOverrideInQuery, type CanonicalRou
 import { classifyRoute, type RouteClass } from './route/catalogue.js'
 import { isFormContentType, readKey, scanHeaders } from './request/headers.js'
 
-/** What the proxy knows of a request before reading its body. */
+/** Facts of a request available before its body is read. */
 export interface RequestFacts {
   readonly method: string
   /** The request target exactly as received. */

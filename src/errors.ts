@@ -23,7 +23,7 @@ export const DENIALS = {
   encoded_form_body: { status: 400, title: 'Compressed form body' },
   malformed_form_body: { status: 400, title: 'Malformed form body' },
   upstream_unavailable: { status: 502, title: 'MISP is unavailable' },
-  upstream_timeout: { status: 504, title: 'MISP did not answer in time' },
+  upstream_timeout: { status: 504, title: 'MISP did not respond in time' },
   internal_error: { status: 500, title: 'Internal proxy error' }
 } as const satisfies Record<string, { status: number, title: string }>
 

@@ -1,9 +1,9 @@
 import { pino, type DestinationStream, type Logger } from 'pino'
 
 /**
- * The service logger. Requests are logged by the proxy's own access line only, so the
- * serializers here keep the request method and id and drop the URL and headers, which
- * can carry keys.
+ * Creates the service logger. Requests are logged by the proxy's own access line only, so
+ * the serializers here keep the request method and id. They drop the URL and headers,
+ * which can carry keys.
  */
 export function createLogger (destination?: DestinationStream, level = 'info'): Logger {
   return pino({

@@ -33,7 +33,7 @@ export class Metrics {
 
   readonly upstreamErrors = new Counter({
     name: 'keygate_upstream_errors_total',
-    help: 'Forwarded requests that failed before MISP answered, by reason.',
+    help: 'Forwarded requests that failed before MISP responded, by reason.',
     labelNames: ['reason'] as const,
     registers: [this.registry]
   })

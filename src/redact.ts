@@ -5,9 +5,9 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 export const MAX_FILTERED_BODY_BYTES = 16 * 1024 * 1024
 
 /**
- * Reads a MISP users response and removes what would hand the upstream key to the client:
- * every JSON property named `authkey` (MISP returns it in clear from users/view when its
- * advanced authkeys are off) and any occurrence of the upstream key's text.
+ * Reads a MISP users response and removes what would hand the upstream key to the client.
+ * That is every JSON property named `authkey`, which MISP returns in clear from users/view
+ * when its advanced authkeys are off, and any occurrence of the upstream key's text.
  * A body MISP compressed anyway (`contentEncoding` gzip, deflate or br) is decompressed
  * first. Rejects any other encoding, and a body that exceeds MAX_FILTERED_BODY_BYTES
  * after decompression.

@@ -314,7 +314,7 @@ function failUpstream (reply: FastifyReply, error: Error & { code?: string, stat
     ? "forwarding to MISP failed: its TLS certificate was not verified; give MISP's CA with --upstream-ca"
     : 'forwarding to MISP failed')
   const message = timedOut
-    ? 'MISP did not answer in time. Retry later; for long exports, narrow the search.'
+    ? 'MISP did not respond in time. Retry later, and narrow the search for long exports.'
     : `The proxy could not reach MISP (${cause ?? 'connection failed'}). Retry later, or tell the MISP administrator.`
   void sendDenial(request, reply, deny(reason, message))
 }

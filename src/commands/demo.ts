@@ -95,7 +95,7 @@ keys:
 `
 }
 
-/** The address a listener is bound to, with the port it was given when asked for port 0. */
+/** Returns the address a listener is bound to, with the port it was given for port 0. */
 function boundAddress (app: FastifyInstance): ListenAddress {
   const address = app.server.address() as AddressInfo
   return { host: address.address, port: address.port }
@@ -105,7 +105,7 @@ function hostPort (address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 }
 
-/** The text `misp-keygate demo` prints: the demo keys and commands to paste. */
+/** Returns the text `misp-keygate demo` prints: the demo keys and commands to paste. */
 export function demoInstructions (demo: Demo): string {
   const url = demo.proxyUrl
   return `misp-keygate demo: the proxy listens on ${url}, in front of a MISP stand-in.

@@ -5,7 +5,7 @@ const MISP_KEY = /^[A-Za-z0-9]{40}$/
 
 /**
  * Reads one key from stdin and returns its policy digest. A single trailing newline is
- * dropped; anything else that is not a MISP key is an error, so a paste with stray
+ * dropped. Anything else that is not a MISP key is an error, so a paste with stray
  * spaces never produces a digest that matches nothing.
  */
 export async function hashFromStdin (stdin: NodeJS.ReadStream): Promise<string> {

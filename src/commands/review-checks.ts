@@ -22,7 +22,7 @@ export interface ReviewOptions {
   readonly now: number
   readonly unusedDays: number
   readonly expiringDays: number
-  /** Longest validity a key may have, in milliseconds. */
+  /** Maximum validity of a key, in milliseconds. */
   readonly maxLifetimeMs: number
   /** Shortest allowed prefix lengths: wider ranges are flagged. */
   readonly minIpv4Prefix: number

@@ -1,6 +1,6 @@
 import { deny, type Denial } from '../errors.js'
 
-/** What the decision needs from the request headers, read once from `rawHeaders`. */
+/** Facts the decision needs from the request headers, read once from `rawHeaders`. */
 export interface HeaderFacts {
   /**
    * The first header name with a character other than a letter, digit or `-`. The web

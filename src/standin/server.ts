@@ -36,7 +36,7 @@ export type StandinHandler = (request: IncomingMessage, response: ServerResponse
 const MAX_KEPT_BODY = 1024 * 1024
 
 /**
- * A MISP stand-in: answers like MISP 2.5 for the calls PyMISP makes at start-up, searches,
+ * A MISP stand-in: responds like MISP 2.5 to the calls PyMISP makes at start-up, searches,
  * event views and event creation, checks the API key as MISP does, and records every
  * request. Tests add routes of their own with `route()`.
  */

@@ -1,6 +1,6 @@
 export type UsageDbErrorCode = 'cannot_open' | 'not_writable' | 'not_found' | 'schema_too_new' | 'not_a_usage_db'
 
-/** A usage database that cannot be opened, written or read; the message tells how to fix it. */
+/** A usage database that cannot be opened, written or read; the message says how to fix it. */
 export class UsageDbError extends Error {
   override readonly name = 'UsageDbError'
   readonly code: UsageDbErrorCode

@@ -1,4 +1,4 @@
-/** One decided request, as the usage records see it. Never holds key material or a path. */
+/** One decided request, as the usage records see it. Never contains key material or a path. */
 export interface UsageEvent {
   /** Milliseconds since the epoch. */
   readonly time: number

@@ -40,7 +40,7 @@ export interface Harness {
   readonly client: Client
   readonly logs: string[]
   readonly keys: Record<string, string>
-  /** The key MISP knows, sent upstream in swap mode. */
+  /** The key the stand-in accepts, sent upstream in swap mode. */
   readonly upstreamKey: string
   readonly clock: { now: number }
   readonly usage: UsageMemory
